@@ -1,0 +1,10 @@
+# YOLOv5-M on the built-in demo dataset (CPU-sized); see yolov5_s-v61_fast_1xb8-30e_demo.py.
+_base_ = './yolov5_s-v61_fast_1xb8-30e_demo.py'
+
+deepen_factor = 0.67
+widen_factor = 0.75
+
+model = dict(
+    backbone=dict(deepen_factor=deepen_factor, widen_factor=widen_factor),
+    neck=dict(deepen_factor=deepen_factor, widen_factor=widen_factor),
+    bbox_head=dict(head_module=dict(widen_factor=widen_factor)))

@@ -1,0 +1,36 @@
+"""Fixes for third-party versions, one module per breakage, each citing the upstream issue.
+
+=====================  ===============================================================
+module                 what it fixes
+=====================  ===============================================================
+``versions``           checks the supported version matrix at import
+``mmrazor_quant``      ``import mmrazor.models`` fails on torch >= 2.0 (quantization)
+``checkpoint``         MMEngine checkpoints fail to load on torch >= 2.6, safely fixed
+``collate_scope``      ``yolov5_collate()`` receives ``_scope_`` from ``mmyolo::`` configs
+``optim_constructor``  ``YOLOv5OptimizerConstructor`` chokes on norms without weights
+``cpu_dist``           multi-process training on CPU (gloo, DDP device_ids, SyncBN)
+=====================  ===============================================================
+
+Undeclared upstream dependencies (``albumentations`` for YOLOv8 pipelines, ``joblib`` for
+MMRazor) are declared in ``setup.py``. :func:`apply_all` runs on ``import kd_plugins``.
+"""
+from . import checkpoint, collate_scope, cpu_dist, mmrazor_quant, optim_constructor
+from .checkpoint import UnsafeCheckpointError, safe_torch_load
+from .cpu_dist import prepare_cpu_distributed
+from .mmrazor_quant import QuantizationUnavailableError
+from .versions import UnsupportedVersionError, check_versions
+
+__all__ = [
+    'apply_all', 'check_versions', 'prepare_cpu_distributed', 'safe_torch_load',
+    'QuantizationUnavailableError', 'UnsafeCheckpointError', 'UnsupportedVersionError'
+]
+
+
+def apply_all() -> None:
+    """Check versions, then apply every fix (each is idempotent). The MMRazor stand-in goes first:
+    it must be in place before anything imports MMRazor."""
+    check_versions()
+    mmrazor_quant.apply()
+    checkpoint.apply()
+    collate_scope.apply()
+    optim_constructor.apply()
