@@ -42,9 +42,9 @@ fi
 if ! "$PY" -c "import torch" 2>/dev/null; then
   log "installing $TORCH_SPEC"
   if [ -n "${KD_TORCH_INDEX_URL:-}" ]; then
-    pipi -q "$TORCH_SPEC" --extra-index-url "$KD_TORCH_INDEX_URL"
+    pipi -q "$TORCH_SPEC" numpy --extra-index-url "$KD_TORCH_INDEX_URL"
   else
-    pipi -q "$TORCH_SPEC"
+    pipi -q "$TORCH_SPEC" numpy
   fi
 fi
 read -r TORCH_VER CUDA_ON PYTAG < <("$PY" -c "import sys, torch; print(torch.__version__, int(torch.cuda.is_available()), 'cp%d%d' % sys.version_info[:2])")

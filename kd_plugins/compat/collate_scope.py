@@ -5,9 +5,10 @@ a base config loaded through the ``mmyolo::`` prefix, ``train_dataloader.collate
 ``Runner.build_dataloader`` then pops only ``type`` and binds the rest as keyword arguments,
 ``_scope_`` too (open-mmlab/mmyolo issue 886).
 
-Fix: ``Runner.build_dataloader`` is wrapped so that a ``collate_fn`` dict with a ``_scope_`` has it
-folded into its type (``type='mmyolo.yolov5_collate'``, resolved in that scope's registry) before
-MMEngine sees it. The user's config object is not modified.
+Fix: ``Runner.build_dataloader`` is wrapped so that ``_scope_`` is removed from a ``collate_fn``
+dict before MMEngine sees it. The type is then looked up exactly as for MMYOLO's own configs, which
+carry no ``_scope_`` (MMYOLO registers ``yolov5_collate`` in MMEngine's root ``FUNCTIONS``
+registry, so a ``mmyolo.`` prefix would not resolve). The user's config object is not modified.
 """
 import copy
 
@@ -15,18 +16,15 @@ _ATTR = '__kd_plugins_original__'
 
 
 def fix_collate_cfg(dataloader_cfg):
-    """Return ``dataloader_cfg`` with ``collate_fn._scope_`` folded into ``collate_fn.type``."""
+    """Return a copy of ``dataloader_cfg`` without ``collate_fn._scope_`` (or the same object
+    when there is nothing to remove)."""
     if not isinstance(dataloader_cfg, dict):
         return dataloader_cfg
     collate = dataloader_cfg.get('collate_fn')
     if not isinstance(collate, dict) or '_scope_' not in collate:
         return dataloader_cfg
     dataloader_cfg = copy.copy(dataloader_cfg)
-    collate = dict(collate)
-    scope = collate.pop('_scope_')
-    if isinstance(collate.get('type'), str) and '.' not in collate['type'] and scope:
-        collate['type'] = f"{scope}.{collate['type']}"
-    dataloader_cfg['collate_fn'] = collate
+    dataloader_cfg['collate_fn'] = {k: v for k, v in collate.items() if k != '_scope_'}
     return dataloader_cfg
 
 
