@@ -13,7 +13,7 @@ from torch import nn
 
 import kd_plugins
 from kd_plugins.compat import checkpoint as ckpt_fix
-from kd_plugins.compat import collate_scope, optim_constructor, versions
+from kd_plugins.compat import scope_leak, optim_constructor, versions
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -110,9 +110,27 @@ def test_crafted_checkpoint_is_refused(tmp_path, kind):
         from mmengine.logging import HistoryBuffer
         torch.save({'evil': _Reducer(getattr, (HistoryBuffer, '__init__'))}, path)
     from mmengine.runner.checkpoint import _load_checkpoint
-    with pytest.raises(kd_plugins.compat.UnsafeCheckpointError, match='evil.pth|refused'):
+    with pytest.raises(kd_plugins.compat.UnsafeCheckpointError) as e:
         _load_checkpoint(path, map_location='cpu')
+    assert 'refused to load checkpoint' in str(e.value) and 'evil.pth' in str(e.value)
+    reason = {'os.system': 'posix.system', 'getattr': 'Popen',
+              'getattr-on-allowed-class': "refused getattr(<class 'mmengine"}[kind]
+    assert reason in str(e.value)
     assert not marker.exists()
+
+
+def test_history_buffer_loads_in_a_fresh_process(tmp_path):
+    # HistoryBuffer registers its statistics methods only when the first one is created, so a
+    # process that loads before creating any must still accept them.
+    path = str(tmp_path / 'ckpt.pth')
+    _mmengine_like_checkpoint(path)
+    r = run_py(f'''
+        import kd_plugins
+        from mmengine.runner.checkpoint import _load_checkpoint
+        print(_load_checkpoint({path!r})['message_hub']['log_scalars']['train/loss'].mean())
+    ''')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == '1.5'
 
 
 def test_restricted_getattr_only_serves_history_buffer():
@@ -154,21 +172,39 @@ def _scoped_loader_cfg(root):
                       dict(type='mmdet.PackDetInputs')]))
 
 
-def test_collate_scope_breaks_mmengine_and_is_fixed(tiny_data):
+def test_scope_leak_breaks_mmengine_and_is_fixed(tiny_data):
     from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
-    original = getattr(Runner.build_dataloader, collate_scope._ATTR)
+    original = getattr(Runner.build_dataloader, scope_leak._ATTR)
     with DefaultScope.overwrite_default_scope('mmyolo'):
         broken = original(_scoped_loader_cfg(tiny_data), seed=0)
         with pytest.raises(TypeError, match="unexpected keyword argument '_scope_'"):
             next(iter(broken))
         cfg = _scoped_loader_cfg(tiny_data)
-        assert collate_scope.fix_collate_cfg(cfg)['collate_fn'] == dict(type='yolov5_collate')
+        assert scope_leak.fix_collate_cfg(cfg)['collate_fn'] == dict(type='yolov5_collate')
         batch = next(iter(Runner.build_dataloader(cfg, seed=0)))
     assert cfg['collate_fn'] == dict(type='yolov5_collate', _scope_='mmyolo')  # not modified
     assert batch['inputs'].shape == (2, 3, 128, 128)
     labels = batch['data_samples']['bboxes_labels']
     assert labels.shape[1] == 6 and set(labels[:, 0].tolist()) <= {0., 1.}
+
+
+def test_albu_scope_leak_is_fixed():
+    from mmdet.datasets.transforms import Albu
+    leaked = dict(transforms=[dict(type='MedianBlur', p=1.0, _scope_='mmyolo')],
+                  bbox_params=dict(type='BboxParams', format='pascal_voc', _scope_='mmyolo',
+                                   label_fields=['gt_bboxes_labels', 'gt_ignore_flags']),
+                  keymap={'img': 'image', 'gt_bboxes': 'bboxes'})
+    original = getattr(Albu.albu_builder, scope_leak._ATTR)
+    with pytest.raises(TypeError, match="unexpected keyword argument '_scope_'"):
+        original(Albu.__new__(Albu), dict(type='MedianBlur', p=1.0, _scope_='mmyolo'))
+    t = Albu(**leaked)
+    img = np.random.RandomState(0).randint(0, 255, (32, 32, 3)).astype(np.uint8)
+    from mmdet.structures.bbox import HorizontalBoxes
+    out = t.transform(dict(img=img.copy(), gt_bboxes=HorizontalBoxes(torch.tensor([[2., 2., 9., 9.]])),
+                           gt_bboxes_labels=np.array([0]), gt_ignore_flags=np.array([False])))
+    assert out['img'].shape == img.shape and not np.array_equal(out['img'], img)
+    assert leaked['transforms'][0]['_scope_'] == 'mmyolo'  # the config is not modified
 
 
 # ---------------------------------------------------------------- optimizer constructor

@@ -6,7 +6,7 @@ module                 what it fixes
 ``versions``           checks the supported version matrix at import
 ``mmrazor_quant``      ``import mmrazor.models`` fails on torch >= 2.0 (quantization)
 ``checkpoint``         MMEngine checkpoints fail to load on torch >= 2.6, safely fixed
-``collate_scope``      ``yolov5_collate()`` receives ``_scope_`` from ``mmyolo::`` configs
+``scope_leak``         ``_scope_`` from ``mmyolo::`` bases reaches collate_fn and Albu
 ``optim_constructor``  ``YOLOv5OptimizerConstructor`` chokes on norms without weights
 ``cpu_dist``           multi-process training on CPU (gloo, DDP device_ids, SyncBN)
 =====================  ===============================================================
@@ -14,7 +14,7 @@ module                 what it fixes
 Undeclared upstream dependencies (``albumentations`` for YOLOv8 pipelines, ``joblib`` for
 MMRazor) are declared in ``setup.py``. :func:`apply_all` runs on ``import kd_plugins``.
 """
-from . import checkpoint, collate_scope, cpu_dist, mmrazor_quant, optim_constructor
+from . import checkpoint, scope_leak, cpu_dist, mmrazor_quant, optim_constructor
 from .checkpoint import UnsafeCheckpointError, safe_torch_load
 from .cpu_dist import prepare_cpu_distributed
 from .mmrazor_quant import QuantizationUnavailableError
@@ -32,5 +32,5 @@ def apply_all() -> None:
     check_versions()
     mmrazor_quant.apply()
     checkpoint.apply()
-    collate_scope.apply()
+    scope_leak.apply()
     optim_constructor.apply()

@@ -34,11 +34,16 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds objects whose unpickling could run code; it was not loaded."""
 
 
+# HistoryBuffer's built-in statistics; it fills ``_statistics_methods`` with them only when the
+# first instance is made, which may not have happened yet in a process that loads a checkpoint.
+_HISTORY_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """``getattr`` restricted to what HistoryBuffer pickles: its statistics methods."""
     from mmengine.logging import HistoryBuffer
-    if obj is HistoryBuffer and isinstance(name, str) and \
-            name in HistoryBuffer._statistics_methods:
+    if obj is HistoryBuffer and isinstance(name, str) and (
+            name in _HISTORY_STATISTICS or name in HistoryBuffer._statistics_methods):
         return getattr(HistoryBuffer, name)
     raise UnsafeCheckpointError(
         f'refused getattr({obj!r}, {name!r}) while unpickling: only HistoryBuffer statistics '
@@ -72,13 +77,25 @@ def safe_torch_load(f: Any, map_location: Any = None, **kwargs) -> Any:
             raise
         except pickle.UnpicklingError as e:
             name = f if isinstance(f, str) else getattr(f, 'name', type(f).__name__)
-            first = str(e).strip().splitlines()
             raise UnsafeCheckpointError(
                 f'refused to load checkpoint {name}: it holds objects that are not tensors, '
-                'numbers or MMEngine logging state, and unpickling them could execute code. '
-                f'({first[0] if first else e}) If you trust where the file comes from, re-save '
+                'numbers or MMEngine logging state, and unpickling them could execute code '
+                f'({_unpickler_reason(e)}). If you trust where the file comes from, re-save '
                 'only its weights: torch.save({"state_dict": torch.load(path, '
                 'weights_only=False)["state_dict"]}, new_path).') from e
+
+
+def _unpickler_reason(error: Exception) -> str:
+    """What torch's weights-only error says was refused, without its boilerplate."""
+    keep = []
+    for line in str(error).splitlines():
+        line = line.strip()
+        if 'WeightsUnpickler error:' in line:
+            line = line.split('WeightsUnpickler error:', 1)[1].strip()
+        if line and not line.startswith(('Weights only load failed', 'Check the documentation',
+                                         '(1)', '(2)', 'Please file an issue')):
+            keep.append(line)
+    return ' '.join(keep) or type(error).__name__
 
 
 @contextlib.contextmanager
