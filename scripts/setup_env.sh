@@ -63,6 +63,12 @@ assert keep.tolist() == [0, 2], keep
 PY
 }
 
+# mmcv imports mmengine (and its numpy/opencv): without it no mmcv wheel can be checked.
+if ! "$PY" -c "import mmengine" 2>/dev/null; then
+  log "installing mmengine 0.10.7"
+  pipi -q "mmengine==0.10.7"
+fi
+
 if mmcv_ok; then
   log "mmcv $MMCV_VERSION with ops already installed"
 else
@@ -81,7 +87,7 @@ else
   done
   if [ "$installed" = 0 ]; then
     log "building mmcv $MMCV_VERSION from source with -std=c++17 (about 10 min on 2 cores; CUDA ops: $CUDA_ON)"
-    pipi -q "mmengine==0.10.7" ninja psutil
+    pipi -q ninja psutil
     build=$(mktemp -d)
     "$PY" -m pip download -q --no-deps --no-binary :all: -d "$build" "mmcv==$MMCV_VERSION"
     tar -xzf "$build"/mmcv-"$MMCV_VERSION".tar.gz -C "$build"

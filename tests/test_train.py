@@ -131,5 +131,17 @@ def test_two_process_training_on_cpu(tiny_data, tmp_path):
     assert 'Epoch(train) [1][2/2]' in out
     # MMEngine reports the world size as "GPU number", also for CPU processes.
     assert 'Distributed training: True' in out and 'GPU number: 2' in out
-    assert len(logged(work, 'coco/bbox_mAP')) == 1
+    val_map = logged(work, 'coco/bbox_mAP')
+    assert len(val_map) == 1
     assert (work / 'epoch_1.pth').is_file()
+    # Distributed evaluation of that checkpoint gives the numbers of the distributed validation.
+    test_opts = {k: v for k, v in opts.items() if 'test' in k}
+    r = subprocess.run(['bash', 'tools/dist_test.sh', V5, str(work / 'epoch_1.pth'), '2',
+                        '--work-dir', str(tmp_path / 'dist_test'), '--cfg-options',
+                        *options_argv(test_opts)], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-6000:]
+    assert 'Distributed training: True' in out
+    assert float(out.split('coco/bbox_mAP:')[1].split()[0]) == pytest.approx(val_map[0],
+                                                                              abs=1e-3)
