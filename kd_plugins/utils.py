@@ -3,6 +3,26 @@ import os.path as osp
 from typing import Optional
 
 
+def parse_runner_args(parser, argv=None):
+    """Add the arguments tools/train.py and tools/test.py share (MMYOLO's names) and parse.
+
+    ``--local-rank`` (passed by older launchers) is exported as ``LOCAL_RANK`` unless set.
+    """
+    import os
+
+    from mmengine.config import DictAction
+    parser.add_argument('--work-dir', help='the directory for logs, checkpoints and metrics')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value (e.g. train_cfg.max_epochs=5)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
                 launcher: str = 'none'):
     """Load a config as ``tools/train.py`` and ``tools/test.py`` do.

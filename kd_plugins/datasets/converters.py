@@ -62,11 +62,18 @@ class ConversionReport:
         return ', '.join(parts)
 
 
-def _read_image_size(path: str) -> Optional[Tuple[int, int]]:
+def _add_image(coco: dict, report: ConversionReport, path: str, image_root: str,
+               strict: bool) -> Tuple[Optional[int], Optional[Tuple[int, int]]]:
+    """Append the image at ``path`` to ``coco``; ``(None, None)`` if it cannot be read."""
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if img is None:
-        return None
-    return img.shape[1], img.shape[0]
+        report.warn('unreadable_image', f'{path}: cannot be read as an image, skipped', strict)
+        return None, None
+    image_id, size = len(coco['images']), (img.shape[1], img.shape[0])
+    coco['images'].append(dict(id=image_id, file_name=osp.relpath(path, image_root),
+                               width=size[0], height=size[1]))
+    report.images += 1
+    return image_id, size
 
 
 def _add_box(coco: dict, report: ConversionReport, image_id: int, cat: int,
@@ -107,10 +114,6 @@ def _write(coco: dict, out_file: str) -> None:
         json.dump(coco, f)
 
 
-def _image_rel(path: str, root: Optional[str]) -> str:
-    return osp.relpath(path, root) if root else path
-
-
 def yolo_to_coco(image_dir: str, label_dir: str, class_names: Sequence[str], out_file: str,
                  image_root: Optional[str] = None,
                  strict: bool = False) -> ConversionReport:
@@ -144,14 +147,9 @@ def yolo_to_coco(image_dir: str, label_dir: str, class_names: Sequence[str], out
         raise ValueError(f'no images ({"/".join(IMG_EXTS)}) in {image_dir}')
     for stem, name in images.items():
         path = osp.join(image_dir, name)
-        size = _read_image_size(path)
-        if size is None:
-            report.warn('unreadable_image', f'{path}: cannot be read as an image, skipped', strict)
+        image_id, size = _add_image(coco, report, path, image_root, strict)
+        if image_id is None:
             continue
-        image_id = len(coco['images'])
-        coco['images'].append(dict(id=image_id, file_name=_image_rel(path, image_root),
-                                   width=size[0], height=size[1]))
-        report.images += 1
         if stem not in labels:
             report.warn('missing_label', f'{path}: no label file {stem}.txt in {label_dir}, '
                         'kept as an image with no objects', strict)
@@ -221,14 +219,9 @@ def voc_to_coco(xml_dir: str, image_dir: str, class_names: Sequence[str], out_fi
             report.warn('missing_image', f'{xml_path}: image {path} does not exist, skipped',
                         strict)
             continue
-        size = _read_image_size(path)
-        if size is None:
-            report.warn('unreadable_image', f'{path}: cannot be read as an image, skipped', strict)
+        image_id, size = _add_image(coco, report, path, image_root, strict)
+        if image_id is None:
             continue
-        image_id = len(coco['images'])
-        coco['images'].append(dict(id=image_id, file_name=_image_rel(path, image_root),
-                                   width=size[0], height=size[1]))
-        report.images += 1
         objects = root.findall('object')
         if not objects:
             report.warn('empty_label', f'{xml_path}: no <object>, kept as an image with no '
