@@ -89,6 +89,7 @@ else
     log "building mmcv $MMCV_VERSION from source with -std=c++17 (about 10 min on 2 cores; CUDA ops: $CUDA_ON)"
     pipi -q ninja psutil
     build=$(mktemp -d)
+    trap 'rm -rf "$build"' EXIT
     "$PY" -m pip download -q --no-deps --no-binary :all: -d "$build" "mmcv==$MMCV_VERSION"
     tar -xzf "$build"/mmcv-"$MMCV_VERSION".tar.gz -C "$build"
     src="$build/mmcv-$MMCV_VERSION"
@@ -106,7 +107,7 @@ fi
 
 # kd_plugins and its pinned dependencies; skipped when setup.py has not changed since the last run.
 stamp="$VENV/.kd_plugins-setup"
-want=$(cat "$ROOT/setup.py" | sha256sum | cut -d' ' -f1)
+want=$(sha256sum < "$ROOT/setup.py" | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$PY" -c "import kd_plugins" 2>/dev/null; then
   log "kd_plugins already installed"
 else
