@@ -1,0 +1,3 @@
+from .cwd_loss import KDChannelWiseDivergence
+
+__all__ = ['KDChannelWiseDivergence']

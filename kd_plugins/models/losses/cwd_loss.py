@@ -1,0 +1,104 @@
+"""Channel-wise distillation loss with an explicit choice of spatial normalisation.
+
+Shape shorthand: N batch, C channels, H x W the feature map.
+"""
+import math
+from typing import Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from mmrazor.registry import MODELS
+from torch import nn
+
+Features = Union[torch.Tensor, Sequence[torch.Tensor]]
+
+
+@MODELS.register_module()
+class KDChannelWiseDivergence(nn.Module):
+    r"""Channel-wise distillation (CWD) between student and teacher feature maps.
+
+    Each channel is turned into a distribution over its H*W positions with a softmax, and the
+    loss is the KL divergence from the teacher's to the student's distribution:
+
+    .. math::
+        L = \frac{\tau^2}{N C} \sum_{n, c} \sum_{j=1}^{HW} T_{ncj} \log\frac{T_{ncj}}{S_{ncj}},
+        \quad T_{nc\cdot} = \mathrm{softmax}(t_{nc\cdot} / d),\;
+        S_{nc\cdot} = \mathrm{softmax}(s_{nc\cdot} / d)
+
+    References:
+        Shu et al., "Channel-wise Knowledge Distillation for Dense Prediction", ICCV 2021,
+        https://arxiv.org/abs/2011.13256 (the original CWD); and the seed paper of this project
+        on CWD with spatial and channel attention for YOLOv8 (teacher YOLOv8-L, student
+        YOLOv8-N), whose Eq. 1 writes the same loss with the maps divided by sqrt(H*W).
+
+    Reading of the formula (``normalize``):
+        * ``'tau'`` (default): :math:`d = \tau`, as in the original CWD and MMRazor's
+          ``ChannelWiseDivergence`` (numerically equal for the same inputs, tested). Default
+          because it is the reading whose behaviour is known (the temperature really softens
+          the distributions) and the one the reference code implements.
+        * ``'sqrt_hw'``: :math:`d = \sqrt{HW}`, the seed paper's Eq. 1; :math:`\tau` then only
+          scales the loss by :math:`\tau^2`.
+
+        In both readings the sum runs over positions and channels and is averaged over the
+        batch and divided by C; levels passed as a sequence are summed.
+
+    The teacher maps are detached: gradients reach only the student side.
+
+    Args:
+        tau (float): Temperature, > 0. Defaults to 1.0.
+        loss_weight (float): Weight of the loss, >= 0. Defaults to 1.0.
+        normalize (str): ``'tau'`` or ``'sqrt_hw'``, see above. Defaults to ``'tau'``.
+
+    Example:
+        >>> distill_losses = dict(loss_s0=dict(type='KDChannelWiseDivergence', tau=0.5))
+    """
+
+    def __init__(self, tau: float = 1.0, loss_weight: float = 1.0, normalize: str = 'tau'):
+        super().__init__()
+        if not tau > 0:
+            raise ValueError(f'tau must be > 0, got {tau}')
+        if not loss_weight >= 0:
+            raise ValueError(f'loss_weight must be >= 0, got {loss_weight}')
+        if normalize not in ('tau', 'sqrt_hw'):
+            raise ValueError(f"normalize must be 'tau' or 'sqrt_hw', got {normalize!r}")
+        self.tau = float(tau)
+        self.loss_weight = float(loss_weight)
+        self.normalize = normalize
+
+    def forward(self, preds_S: Features, preds_T: Features) -> torch.Tensor:
+        """Compute the loss.
+
+        Args:
+            preds_S (Tensor | Sequence[Tensor]): Student maps, each (N, C, H, W).
+            preds_T (Tensor | Sequence[Tensor]): Teacher maps of the same shapes.
+
+        Returns:
+            Tensor: the scalar loss (summed over levels).
+        """
+        if isinstance(preds_S, torch.Tensor) != isinstance(preds_T, torch.Tensor):
+            raise TypeError('preds_S and preds_T must both be tensors or both sequences')
+        if isinstance(preds_S, torch.Tensor):
+            return self._level(preds_S, preds_T)
+        if len(preds_S) != len(preds_T):
+            raise ValueError(f'{len(preds_S)} student levels but {len(preds_T)} teacher levels')
+        return sum(self._level(s, t) for s, t in zip(preds_S, preds_T))
+
+    def _level(self, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if s.dim() != 4 or t.dim() != 4:
+            raise ValueError(f'expected (N, C, H, W) maps, got student {tuple(s.shape)} and '
+                             f'teacher {tuple(t.shape)}')
+        if s.shape[2:] != t.shape[2:]:
+            raise ValueError(f'student map {tuple(s.shape)} and teacher map {tuple(t.shape)} '
+                             'differ in spatial size: record layers of the same stride')
+        if s.shape[:2] != t.shape[:2]:
+            raise ValueError(
+                f'student map {tuple(s.shape)} and teacher map {tuple(t.shape)} differ in '
+                f'channels: add a connector dict(type=\'KDChannelProjector\', '
+                f'student_channels={s.shape[1]}, teacher_channels={t.shape[1]}) on the student '
+                'side')
+        n, c, h, w = s.shape
+        d = self.tau if self.normalize == 'tau' else math.sqrt(h * w)
+        log_t = F.log_softmax(t.detach().reshape(n * c, h * w).float() / d, dim=1)
+        log_s = F.log_softmax(s.reshape(n * c, h * w).float() / d, dim=1)
+        kl = (log_t.exp() * (log_t - log_s)).sum()
+        return self.loss_weight * self.tau**2 * kl / (n * c)
