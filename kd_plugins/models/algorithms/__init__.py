@@ -1,0 +1,3 @@
+from .yolo_teacher_distill import KDYOLOTeacherDistill
+
+__all__ = ['KDYOLOTeacherDistill']

@@ -1,0 +1,102 @@
+"""Teacher -> student distillation for MMYOLO detectors, with checks before training starts."""
+import os.path as osp
+from typing import Dict, Optional, Union
+
+from mmengine.config import Config, ConfigDict
+from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
+from mmrazor.models.algorithms import FpnTeacherDistill
+from mmrazor.registry import MODELS
+
+
+def model_cfg(cfg: Union[Dict, ConfigDict], role: str) -> ConfigDict:
+    """The model config of ``cfg``: a model dict, or ``dict(cfg_path=...)`` naming a config file
+    (a local path, or ``package::path`` for configs shipped inside a package)."""
+    if 'cfg_path' not in cfg or 'type' in cfg:
+        return ConfigDict(cfg)
+    path = cfg['cfg_path']
+    if '::' in path:
+        from mmengine.hub import get_config
+        loaded = get_config(path)
+    else:
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{role} config {path} does not exist (paths are relative to '
+                                    'where tools/ are run, the repository root)')
+        loaded = Config.fromfile(path)
+    model = loaded.model
+    if 'data_preprocessor' in loaded and 'data_preprocessor' not in model:
+        model.data_preprocessor = loaded.data_preprocessor
+    model.setdefault('_scope_', loaded.get('default_scope', 'mmyolo'))
+    return model
+
+
+def num_classes(model: ConfigDict) -> Optional[int]:
+    head = model.get('bbox_head', {})
+    return head.get('head_module', {}).get('num_classes', head.get('num_classes'))
+
+
+@MODELS.register_module()
+class KDYOLOTeacherDistill(FpnTeacherDistill):
+    """``FpnTeacherDistill`` (the teacher runs backbone + neck only, without gradients) for
+    MMYOLO detectors, that fails before training with a clear message when:
+
+    * ``teacher_ckpt`` does not exist, or does not fit the teacher config (loaded strictly:
+      missing, unexpected or differently shaped weights are listed);
+    * the teacher and the student predict different numbers of classes.
+
+    ``architecture`` and ``teacher`` take a model dict or ``dict(cfg_path=...)`` with a local
+    config path or a ``mmyolo::`` path. The teacher is frozen and its BatchNorm layers stay in
+    eval mode (MMRazor's ``teacher_trainable=False``, ``teacher_norm_eval=True``).
+
+    Args:
+        architecture (dict): The student.
+        teacher (dict): The teacher.
+        teacher_ckpt (str, optional): The teacher's trained weights (an MMEngine checkpoint;
+            its ``state_dict`` holds the EMA weights when the teacher was trained with EMA).
+        **kwargs: The rest of ``FpnTeacherDistill``'s arguments (``distiller``, ...).
+    """
+
+    def __init__(self, architecture: Dict, teacher: Dict, teacher_ckpt: Optional[str] = None,
+                 **kwargs):
+        student_cfg = model_cfg(architecture, 'student')
+        teacher_cfg = model_cfg(teacher, 'teacher')
+        n_s, n_t = num_classes(student_cfg), num_classes(teacher_cfg)
+        if n_s is not None and n_t is not None and n_s != n_t:
+            raise ValueError(f'the teacher predicts {n_t} classes and the student {n_s}: '
+                             'distil from a teacher trained on the same classes (set the same '
+                             'num_classes and dataset metainfo in both configs)')
+        if teacher_ckpt is not None and not osp.isfile(teacher_ckpt):
+            raise FileNotFoundError(
+                f'teacher_ckpt {teacher_ckpt} does not exist: train the teacher first '
+                '(python tools/train.py <teacher config>) or point teacher_ckpt at its '
+                'checkpoint')
+        super().__init__(architecture=student_cfg, teacher=teacher_cfg, teacher_ckpt=None,
+                         **kwargs)
+        if teacher_ckpt is not None:
+            self.load_teacher(teacher_ckpt)
+
+    def load_teacher(self, path: str) -> None:
+        """Load the teacher's weights strictly; say what does not fit."""
+        ckpt = _load_checkpoint(path, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+        if not isinstance(state, dict) or not state:
+            raise ValueError(f'teacher_ckpt {path} holds no state_dict: not a model checkpoint')
+        state = {k[len('module.'):] if k.startswith('module.') else k: v
+                 for k, v in state.items()}
+        own = self.teacher.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        shapes = sorted(f'{k}: checkpoint {tuple(state[k].shape)} vs config {tuple(own[k].shape)}'
+                        for k in set(own) & set(state) if state[k].shape != own[k].shape)
+        if missing or unexpected or shapes:
+            def few(items):
+                return ', '.join(items[:5]) + (f' (+{len(items) - 5} more)'
+                                               if len(items) > 5 else '')
+            raise ValueError(
+                f'teacher_ckpt {path} does not fit the teacher config: ' + '; '.join(
+                    f'{what}: {few(items)}' for what, items in (
+                        ('missing', missing), ('unexpected', unexpected),
+                        ('different shapes', shapes)) if items) +
+                '. Check that the teacher config is the one the checkpoint was trained with '
+                '(model size, num_classes).')
+        load_state_dict(self.teacher, state, strict=True)
+        self.teacher._is_init = True

@@ -1,0 +1,3 @@
+from .kd_configurable_distiller import KDConfigurableDistiller
+
+__all__ = ['KDConfigurableDistiller']

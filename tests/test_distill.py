@@ -1,0 +1,113 @@
+"""Distillation configs train on tiny data; the teacher and the wiring are checked first."""
+import pytest
+import torch
+from mmengine.config import Config
+from mmrazor.registry import MODELS
+from torch import nn
+
+from conftest import ROOT, options_argv, tiny_options
+from test_train import logged, run_tool
+
+CWD = 'configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py'
+CWD_ATT = 'configs/cwd/cwd-att_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py'
+TEACHER = 'configs/yolov8/yolov8_s_fast_1xb8-30e_demo.py'
+STUDENT = 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py'
+
+
+def _save_model(config, path, seed=0):
+    from mmengine.runner import save_checkpoint
+    from mmyolo.registry import MODELS as YOLO
+    from mmyolo.utils import register_all_modules
+    register_all_modules()
+    torch.manual_seed(seed)
+    model = YOLO.build(Config.fromfile(f'{ROOT}/{config}').model)
+    save_checkpoint(dict(state_dict=model.state_dict(), meta=dict()), str(path))
+    return model
+
+
+@pytest.fixture(scope='module')
+def teacher_ckpt(tmp_path_factory):
+    path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
+    _save_model(TEACHER, path)
+    return str(path)
+
+
+@pytest.mark.parametrize('config', [CWD, CWD_ATT], ids=['cwd', 'cwd-att'])
+def test_distillation_trains_two_iterations(config, tiny_data, teacher_ckpt, tmp_path):
+    work = tmp_path / 'work'
+    opts = dict(tiny_options(tiny_data), **{'model.teacher_ckpt': teacher_ckpt})
+    out = run_tool(['tools/train.py', config, '--work-dir', str(work), '--cfg-options',
+                    *options_argv(opts)])
+    assert 'Epoch(train) [1][2/2]' in out
+    for i in range(3):
+        values = logged(work, f'distill.loss_cwd{i}')
+        assert len(values) == 2 and all(v > 0 for v in values)
+    assert len(logged(work, 'student.loss_cls')) == 2
+    assert len(logged(work, 'coco/bbox_mAP')) == 1
+
+
+def _algorithm(teacher_ckpt, **teacher):
+    cfg = Config.fromfile(f'{ROOT}/{CWD_ATT}')
+    model = dict(cfg.model, teacher_ckpt=teacher_ckpt)
+    if teacher:
+        model['teacher'] = teacher
+    return MODELS.build(model)
+
+
+def test_teacher_is_loaded_frozen_and_in_eval_mode(teacher_ckpt):
+    algorithm = _algorithm(teacher_ckpt)
+    saved = torch.load(teacher_ckpt, weights_only=False)['state_dict']
+    for k, v in algorithm.teacher.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    algorithm.train()
+    assert all(not p.requires_grad for p in algorithm.teacher.parameters())
+    assert all(not m.training for m in algorithm.teacher.modules()
+               if isinstance(m, nn.BatchNorm2d))
+    assert any(p.requires_grad for p in algorithm.distiller.parameters())
+
+
+def test_missing_teacher_checkpoint_stops_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match='teacher_ckpt .*missing.pth does not exist: '
+                       'train the teacher first'):
+        _algorithm(str(tmp_path / 'missing.pth'))
+
+
+def test_teacher_checkpoint_of_another_model_stops_clearly(tmp_path):
+    wrong = tmp_path / 'yolov8n.pth'
+    _save_model(STUDENT, wrong)  # a YOLOv8-N checkpoint given as the YOLOv8-S teacher
+    with pytest.raises(ValueError, match='does not fit the teacher config: different shapes: '
+                       r'backbone\.'):
+        _algorithm(str(wrong))
+
+
+def test_teacher_with_other_classes_stops_clearly(teacher_ckpt):
+    teacher = Config.fromfile(f'{ROOT}/{TEACHER}').model
+    teacher.bbox_head.head_module.num_classes = 80
+    teacher._scope_ = 'mmyolo'
+    with pytest.raises(ValueError, match='teacher predicts 80 classes and the student 5'):
+        _algorithm(teacher_ckpt, **teacher)
+
+
+def test_spatial_mismatch_names_the_recorders():
+    distiller = MODELS.build(dict(
+        type='KDConfigurableDistiller', _scope_='mmrazor',
+        student_recorders=dict(p3=dict(type='ModuleOutputs', source='0')),
+        teacher_recorders=dict(p4=dict(type='ModuleOutputs', source='1')),
+        distill_losses=dict(loss_cwd0=dict(type='KDChannelWiseDivergence')),
+        loss_forward_mappings=dict(loss_cwd0=dict(
+            preds_S=dict(from_student=True, recorder='p3'),
+            preds_T=dict(from_student=False, recorder='p4')))))
+    student = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Identity())
+    teacher = nn.Sequential(nn.Identity(), nn.Conv2d(3, 4, 3, stride=2, padding=1))
+    distiller.prepare_from_student(student)
+    distiller.prepare_from_teacher(teacher)
+    x = torch.randn(1, 3, 8, 8)
+    with distiller.student_recorders, distiller.teacher_recorders:
+        student(x)
+        teacher(x)
+    with pytest.raises(ValueError) as e:
+        distiller.compute_distill_losses()
+    msg = str(e.value)
+    assert "distillation loss 'loss_cwd0' failed" in msg and 'spatial size' in msg
+    assert "preds_S = student recorder 'p3', shape (1, 4, 8, 8)" in msg
+    assert "preds_T = teacher recorder 'p4', shape (1, 4, 4, 4)" in msg
