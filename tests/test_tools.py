@@ -55,3 +55,40 @@ def test_yolo2coco_and_split_cli(tmp_path):
     sizes = [len(json.loads((tmp_path / 'split' / f'{s}.json').read_text())['images'])
              for s in ('train', 'val', 'test')]
     assert sizes == [8, 1, 1]
+
+
+def _fake_run(work_dir, config, map50, map5095):
+    from mmengine.config import Config
+    (work_dir / '20260101_000000' / 'vis_data').mkdir(parents=True)
+    lines = [dict(loss=1.0, time=0.1, step=1),
+             {'coco/bbox_mAP_50': map50 / 2, 'coco/bbox_mAP': map5095 / 2, 'step': 1},
+             {'coco/bbox_mAP_50': map50, 'coco/bbox_mAP': map5095, 'step': 2}]
+    (work_dir / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
+        '\n'.join(json.dumps(x) for x in lines) + '\n')
+    # as the runner does: the resolved config, dumped into the work dir
+    Config.fromfile(osp.join(ROOT, config)).dump(str(work_dir / osp.basename(config)))
+
+
+def test_kd_table_layout(tmp_path):
+    runs = [('Teacher', 'demo', 'configs/yolov8/yolov8_s_fast_1xb8-30e_demo.py', 0.6, 0.4),
+            ('Student', 'demo', 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py', 0.4, 0.2),
+            ('CWD', 'demo', 'configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py', 0.45,
+             0.25),
+            ('Student', 'pothole', 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py', 0.3, 0.1)]
+    argv = ['--img-size', '256', '--out', str(tmp_path / 'table')]
+    for k, (method, dataset, config, m50, m) in enumerate(runs):
+        _fake_run(tmp_path / f'run{k}', config, m50, m)
+        argv += ['--run', method, dataset, str(tmp_path / f'run{k}')]
+    r = subprocess.run([sys.executable, 'tools/analysis/kd_table.py', *argv], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / 'table.md').read_text().splitlines()
+    assert md[0] == ('| method | demo mAP@0.5 | pothole mAP@0.5 | demo mAP@0.5:0.95 | '
+                     'pothole mAP@0.5:0.95 | params (M) | FLOPs (G) @256 |')
+    assert md[2].startswith('| Teacher | 0.600 | - | 0.400 | - |')
+    assert md[3].startswith('| Student | 0.400 | 0.300 | 0.200 | 0.100 |')
+    assert md[4].startswith('| CWD | 0.450 | - | 0.250 | - |')
+    student, cwd = md[3].split('|')[-3:-1], md[4].split('|')[-3:-1]
+    assert student == cwd  # a distillation run is sized by its student
+    teacher_params = float(md[2].split('|')[-3])
+    assert teacher_params > 3 * float(student[0])

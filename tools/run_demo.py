@@ -10,7 +10,6 @@ Stages (each skipped when its output exists, unless --force):
                   training seconds per iteration and wall time, written under --out.
 """
 import argparse
-import csv
 import glob
 import json
 import os
@@ -69,32 +68,9 @@ def final_checkpoint(work_dir: str):
 
 def train_seconds_per_iter(work_dir: str):
     """Median 'time' of the logged training iterations (the latest run in work_dir)."""
-    logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    times = []
-    for log in logs[-1:]:
-        with open(log) as f:
-            for line in f:
-                rec = json.loads(line)
-                if 'time' in rec and 'loss' in rec:
-                    times.append(rec['time'])
+    from kd_plugins.analysis import scalar_log
+    times = [r['time'] for r in scalar_log(work_dir) if 'time' in r and 'loss' in r]
     return statistics.median(times) if times else None
-
-
-def complexity(config: str, img_size: int):
-    """Parameters (M) and FLOPs (G) of the model at ``img_size`` for one image."""
-    import torch
-    from mmengine.analysis import get_model_complexity_info
-    from mmengine.config import Config
-    from mmyolo.registry import MODELS
-    from mmyolo.utils import register_all_modules
-    register_all_modules()
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    model = MODELS.build(cfg.model).eval()
-    params = sum(p.numel() for p in model.parameters()) / 1e6
-    with torch.no_grad():
-        info = get_model_complexity_info(model, inputs=(torch.zeros(1, 3, img_size, img_size),),
-                                         show_table=False, show_arch=False)
-    return params, info['flops'] / 1e9
 
 
 def main(argv=None):
@@ -117,6 +93,7 @@ def main(argv=None):
     py = sys.executable
 
     stage(f'1/4 data: {args.data}')
+    from kd_plugins.analysis import model_complexity, write_table
     from kd_plugins.datasets import generate_demo_dataset
     generate_demo_dataset(args.data, args.num_train, args.num_val, seed=args.seed,
                           force=args.force)
@@ -152,7 +129,7 @@ def main(argv=None):
                 json.dump(metrics, f, indent=1)
         with open(metrics_file) as f:
             metrics = json.load(f)
-        params, flops = complexity(config, 256)
+        params, flops = model_complexity(osp.join(ROOT, config), 256)
         with open(osp.join(work_dir, 'train_wall_s.txt')) as f:
             wall = float(f.read())
         rows.append(dict(model=name, params_M=round(params, 2), flops_G=round(flops, 2),
@@ -163,16 +140,8 @@ def main(argv=None):
                          train_wall_s=round(wall)))
 
     stage('4/4 report')
-    keys = list(rows[0])
-    with open(osp.join(out, 'results.csv'), 'w', newline='') as f:
-        writer = csv.DictWriter(f, keys)
-        writer.writeheader()
-        writer.writerows(rows)
-    lines = ['| ' + ' | '.join(keys) + ' |', '|' + '---|' * len(keys)]
-    lines += ['| ' + ' | '.join(str(r[k]) for k in keys) + ' |' for r in rows]
-    table = '\n'.join(lines)
-    with open(osp.join(out, 'results.md'), 'w') as f:
-        f.write(f'Demo val split ({args.num_val} images), FLOPs at 256x256, CPU.\n\n{table}\n')
+    table = write_table(rows, osp.join(out, 'results'),
+                        f'Demo val split ({args.num_val} images), FLOPs at 256x256, CPU.')
     print(table)
     print(f'\nresults in {out} (results.md, results.csv, one work dir per model); '
           f'total {time.time() - t_start:.0f}s')
