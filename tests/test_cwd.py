@@ -9,6 +9,14 @@ from kd_plugins.models import (KDChannelAttention, KDChannelProjector, KDChannel
                                KDConnectorChain, KDSpatialAttention)
 
 
+@pytest.fixture(autouse=True)
+def mmrazor_scope():
+    """Other tests leave MMYOLO as the default scope; these build from MMRazor's registry."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmrazor'):
+        yield
+
+
 def cwd(**kw):
     return MODELS.build(dict(type='KDChannelWiseDivergence', **kw))
 

@@ -62,7 +62,9 @@ class KDConnectorChain(BaseConnector):
         super().__init__(init_cfg)
         if not connectors:
             raise ValueError('KDConnectorChain needs at least one connector')
-        self.chain = nn.ModuleList(MODELS.build(c) for c in connectors)
+        # Built in MMRazor's scope whatever the caller's default scope is.
+        self.chain = nn.ModuleList(MODELS.build(dict(c, _scope_=c.get('_scope_', 'mmrazor')))
+                                   for c in connectors)
 
     def forward_train(self, feature: torch.Tensor) -> torch.Tensor:
         for connector in self.chain:
