@@ -1,6 +1,5 @@
 """Training, evaluation, checkpoints, resume and multi-process training on tiny generated data."""
 import glob
-import json
 import os
 import os.path as osp
 import pickle
@@ -30,14 +29,8 @@ def train(config, work_dir, opts, extra=()):
 
 def logged(work_dir, key):
     """Every value of ``key`` in the newest run's scalar log."""
-    logs = sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data', 'scalars.json')))
-    values = []
-    with open(logs[-1]) as f:
-        for line in f:
-            rec = json.loads(line)
-            if key in rec:
-                values.append(rec[key])
-    return values
+    from kd_plugins.analysis import scalar_log
+    return [rec[key] for rec in scalar_log(str(work_dir)) if key in rec]
 
 
 @pytest.mark.parametrize('config', [V5, V8], ids=['yolov5', 'yolov8'])

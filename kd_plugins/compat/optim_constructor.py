@@ -11,7 +11,8 @@ exactly MMYOLO's.
 """
 from torch import nn
 
-_ATTR = '__kd_plugins_original__'
+from ._wrap import ORIGINAL as _ATTR  # noqa: F401  (tests reach the upstream function)
+from ._wrap import wrap_once
 
 
 class _WithoutParamlessNorms:
@@ -31,16 +32,14 @@ def apply() -> bool:
     """Wrap ``YOLOv5OptimizerConstructor.__call__`` (idempotent)."""
     from mmengine.model import is_model_wrapper
     from mmyolo.engine.optimizers import YOLOv5OptimizerConstructor as Constructor
-    current = Constructor.__call__
-    if hasattr(current, _ATTR):
-        return False
 
-    def __call__(self, model):
-        if is_model_wrapper(model):
-            model = model.module
-        return current(self, _WithoutParamlessNorms(model))
+    def make(original):
 
-    __call__.__doc__ = current.__doc__
-    setattr(__call__, _ATTR, current)
-    Constructor.__call__ = __call__
-    return True
+        def __call__(self, model):
+            if is_model_wrapper(model):
+                model = model.module
+            return original(self, _WithoutParamlessNorms(model))
+
+        return __call__
+
+    return wrap_once(Constructor, '__call__', make)

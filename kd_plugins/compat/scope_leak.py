@@ -17,7 +17,8 @@ own configs, which carry no ``_scope_`` (MMYOLO registers ``yolov5_collate`` in 
 ``FUNCTIONS`` registry; albumentations names are attributes of the albumentations module). The
 user's config object is not modified.
 """
-_ATTR = '__kd_plugins_original__'
+from ._wrap import ORIGINAL as _ATTR  # noqa: F401  (tests reach the upstream function)
+from ._wrap import wrap_once
 
 
 def _without_scope(cfg):
@@ -39,32 +40,28 @@ def fix_collate_cfg(dataloader_cfg):
 
 def _apply_collate() -> bool:
     from mmengine.runner import Runner
-    original = Runner.__dict__['build_dataloader'].__func__
-    if hasattr(original, _ATTR):
-        return False
 
-    def build_dataloader(dataloader, *args, **kwargs):
-        return original(fix_collate_cfg(dataloader), *args, **kwargs)
+    def make(original):
 
-    build_dataloader.__doc__ = original.__doc__
-    setattr(build_dataloader, _ATTR, original)
-    Runner.build_dataloader = staticmethod(build_dataloader)
-    return True
+        def build_dataloader(dataloader, *args, **kwargs):
+            return original(fix_collate_cfg(dataloader), *args, **kwargs)
+
+        return build_dataloader
+
+    return wrap_once(Runner, 'build_dataloader', make, static=True)
 
 
 def _apply_albu() -> bool:
     from mmdet.datasets.transforms import Albu
-    original = Albu.albu_builder
-    if hasattr(original, _ATTR):
-        return False
 
-    def albu_builder(self, cfg):
-        return original(self, _without_scope(cfg) if isinstance(cfg, dict) else cfg)
+    def make(original):
 
-    albu_builder.__doc__ = original.__doc__
-    setattr(albu_builder, _ATTR, original)
-    Albu.albu_builder = albu_builder
-    return True
+        def albu_builder(self, cfg):
+            return original(self, _without_scope(cfg) if isinstance(cfg, dict) else cfg)
+
+        return albu_builder
+
+    return wrap_once(Albu, 'albu_builder', make)
 
 
 def apply() -> bool:
