@@ -50,8 +50,9 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     Args:
         architecture (dict): The student.
         teacher (dict): The teacher.
-        teacher_ckpt (str, optional): The teacher's trained weights (an MMEngine checkpoint;
-            its ``state_dict`` holds the EMA weights when the teacher was trained with EMA).
+        teacher_ckpt (str, optional): The teacher's trained weights: a file or a URL that
+            MMEngine's ``CheckpointLoader`` reads (``https://``, ``s3://``, ...). Its
+            ``state_dict`` holds the EMA weights when the teacher was trained with EMA.
         **kwargs: The rest of ``FpnTeacherDistill``'s arguments (``distiller``, ...).
     """
 
@@ -64,7 +65,8 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
             raise ValueError(f'the teacher predicts {n_t} classes and the student {n_s}: '
                              'distil from a teacher trained on the same classes (set the same '
                              'num_classes and dataset metainfo in both configs)')
-        if teacher_ckpt is not None and not osp.isfile(teacher_ckpt):
+        if teacher_ckpt is not None and '://' not in teacher_ckpt and \
+                not osp.isfile(teacher_ckpt):
             raise FileNotFoundError(
                 f'teacher_ckpt {teacher_ckpt} does not exist: train the teacher first '
                 '(python tools/train.py <teacher config>) or point teacher_ckpt at its '

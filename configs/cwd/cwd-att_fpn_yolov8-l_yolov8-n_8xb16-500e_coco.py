@@ -1,0 +1,20 @@
+# CWD + channel and spatial attention (the paper's CWD+attention):
+# cwd_fpn_yolov8-l_yolov8-n_8xb16-500e_coco.py with each projected student map passed through the attention
+# before the loss. Student side only, so the attention cannot flatten the teacher's maps to cheat
+# the loss (kd_plugins/models/connectors/attention_connector.py).
+#   bash tools/dist_train.sh configs/cwd/cwd-att_fpn_yolov8-l_yolov8-n_8xb16-500e_coco.py 8
+_base_ = './cwd_fpn_yolov8-l_yolov8-n_8xb16-500e_coco.py'
+
+model = dict(
+    distiller=dict(
+        connectors={
+            f's{i}': dict(
+                _delete_=True,
+                type='KDConnectorChain',
+                connectors=[
+                    dict(type='KDChannelProjector', student_channels=s, teacher_channels=t),
+                    dict(type='KDChannelAttention', channels=t),
+                    dict(type='KDSpatialAttention', kernel_size=7),
+                ])
+            for i, (s, t) in enumerate(zip(_base_.student_channels, _base_.teacher_channels))
+        }))

@@ -1,0 +1,19 @@
+# CWD + channel attention:
+# cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py with each projected student map passed through the attention
+# before the loss. Student side only, so the attention cannot flatten the teacher's maps to cheat
+# the loss (kd_plugins/models/connectors/attention_connector.py).
+#   python tools/train.py configs/cwd/cwd-ca_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py
+_base_ = './cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py'
+
+model = dict(
+    distiller=dict(
+        connectors={
+            f's{i}': dict(
+                _delete_=True,
+                type='KDConnectorChain',
+                connectors=[
+                    dict(type='KDChannelProjector', student_channels=s, teacher_channels=t),
+                    dict(type='KDChannelAttention', channels=t),
+                ])
+            for i, (s, t) in enumerate(zip(_base_.student_channels, _base_.teacher_channels))
+        }))

@@ -1,0 +1,23 @@
+# Channel-wise distillation for YOLOv5 on the demo data (CPU-sized): YOLOv5-S teacher -> YOLOv5-N.
+# 1. Train the teacher:  python tools/train.py configs/yolov5/yolov5_s-v61_fast_1xb8-30e_demo.py
+# 2. Distil:             python tools/train.py configs/cwd/cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py
+_base_ = ['../yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py', './_base_/cwd_yolo_neck.py']
+
+student_channels = [64, 128, 256]  # YOLOv5-N neck outputs (widen 0.25)
+teacher_channels = [128, 256, 512]  # YOLOv5-S neck outputs (widen 0.5)
+
+model = dict(
+    _delete_=True,
+    _scope_='mmrazor',
+    type='KDYOLOTeacherDistill',
+    architecture=dict(cfg_path='{{fileDirname}}/../yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py'),
+    teacher=dict(cfg_path='{{fileDirname}}/../yolov5/yolov5_s-v61_fast_1xb8-30e_demo.py'),
+    teacher_ckpt='work_dirs/yolov5_s-v61_fast_1xb8-30e_demo/epoch_30.pth',
+    distiller=dict(
+        connectors={
+            f's{i}': dict(type='KDChannelProjector', student_channels=s, teacher_channels=t)
+            for i, (s, t) in enumerate(zip(student_channels, teacher_channels))
+        },
+        **_base_.cwd_distiller))
+
+find_unused_parameters = True

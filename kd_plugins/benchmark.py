@@ -1,0 +1,145 @@
+"""What distillation costs per training iteration, measured in one process on the same batches.
+
+For a distillation config three phases are timed, interleaved (a, b, c, a, b, c, ...) after a
+warm-up, each on the same pre-processed batches:
+
+* ``student_step``: the student alone, forward + backward + optimiser step (plain training);
+* ``teacher_forward``: the teacher's forward as the distillation runs it (backbone + neck,
+  ``torch.no_grad``);
+* ``distill_step``: the whole distillation step (teacher forward, recorders, connectors, losses,
+  backward, step).
+
+``overhead = distill_step / (student_step + teacher_forward)`` on the medians: 1.0 means the
+distillation costs nothing beyond running both networks. For a plain detector config only
+``student_step`` is measured. Peak memory per phase is ``torch.cuda.max_memory_allocated`` on
+CUDA (measured on extra runs after the timed ones). On CPU the allocator keeps freed memory, so
+one process cannot tell the phases apart: ``tools/benchmark_kd.py`` runs each phase alone in a
+child process and reports how far it raises the resident set size (:class:`PeakRSS`) above
+what the built models and loaded batches hold.
+"""
+import os
+import statistics
+import threading
+import time
+from typing import Dict, List, Optional
+
+import torch
+
+PHASES = ('student_step', 'teacher_forward', 'distill_step')
+
+
+def rss_bytes() -> int:
+    """The resident set size of this process (Linux)."""
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+class PeakRSS:
+    """``start`` and ``peak`` resident set size over a block, sampled by a thread every ms."""
+
+    def __init__(self, interval: float = 0.001):
+        self.interval = interval
+        self.start = self.peak = 0
+        self._stop = threading.Event()
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes())
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self.start = self.peak = rss_bytes()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+
+def _is_distill(model) -> bool:
+    return hasattr(model, 'teacher') and hasattr(model, 'student')
+
+
+class Benchmark:
+    """Times the phases of ``model`` (a built runner's model) on ``batches``.
+
+    Args:
+        model: A detector or a distillation algorithm (``KDYOLOTeacherDistill``), on its device.
+        optim_wrapper_cfg (dict): The config's ``optim_wrapper``: one optimiser is built for the
+            algorithm and one for the student alone, so both steps update parameters as
+            training does.
+        batches (list): Raw batches from the train dataloader; they are pre-processed once.
+    """
+
+    def __init__(self, model, optim_wrapper_cfg, batches: List[dict]):
+        from mmengine.optim import build_optim_wrapper
+        self.model = model
+        self.distill = _is_distill(model)
+        self.student = model.student if self.distill else model
+        self.device = next(model.parameters()).device
+        model.train()
+        with torch.no_grad():
+            self.batches = [model.data_preprocessor(b, training=True) for b in batches]
+        self.optim = {'student_step': build_optim_wrapper(self.student, optim_wrapper_cfg)}
+        if self.distill:
+            self.optim['distill_step'] = build_optim_wrapper(model, optim_wrapper_cfg)
+        self.phases = PHASES if self.distill else PHASES[:1]
+
+    def _sync(self):
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+
+    def run_phase(self, phase: str, data: dict) -> None:
+        if phase == 'teacher_forward':
+            with torch.no_grad(), self.optim['distill_step'].optim_context(self.model):
+                self.model.teacher.extract_feat(data['inputs'])
+            return
+        net = self.student if phase == 'student_step' else self.model
+        optim = self.optim[phase]
+        with optim.optim_context(net):
+            losses = net(**data, mode='loss')
+        loss, _ = net.parse_losses(losses)
+        optim.update_params(loss)
+
+    def run(self, iters: int = 10, warmup: int = 3, log=None,
+            phases: Optional[List[str]] = None) -> Dict[str, Dict[str, float]]:
+        """Median and spread of each phase's seconds (and on CUDA its peak memory in bytes)."""
+        phases = phases or self.phases
+        times: Dict[str, List[float]] = {p: [] for p in phases}
+        n = len(self.batches)
+        for i in range(warmup + iters):
+            data = self.batches[i % n]
+            for phase in phases:
+                self._sync()
+                t0 = time.perf_counter()
+                self.run_phase(phase, data)
+                self._sync()
+                if i >= warmup:
+                    times[phase].append(time.perf_counter() - t0)
+            if log is not None:
+                done = 'warm-up' if i < warmup else f'{i - warmup + 1}/{iters}'
+                log(f'benchmark iteration {done}: ' + ', '.join(
+                    f'{p} {times[p][-1]:.3f} s' for p in phases if i >= warmup))
+        result = {
+            p: dict(median_s=statistics.median(times[p]), min_s=min(times[p]),
+                    max_s=max(times[p]), iters=iters)
+            for p in phases
+        }
+        if self.device.type == 'cuda':
+            for i, phase in enumerate(phases):
+                torch.cuda.reset_peak_memory_stats(self.device)
+                self.run_phase(phase, self.batches[i % n])
+                self._sync()
+                result[phase]['peak_mem_bytes'] = torch.cuda.max_memory_allocated(self.device)
+        return result
+
+
+def overhead(result: Dict[str, Dict[str, float]]) -> Optional[float]:
+    """``distill_step / (student_step + teacher_forward)`` on the medians (None if no teacher)."""
+    if 'distill_step' not in result:
+        return None
+    return result['distill_step']['median_s'] / (
+        result['student_step']['median_s'] + result['teacher_forward']['median_s'])

@@ -1,0 +1,84 @@
+"""tools/benchmark_kd.py: phases on the same batches, the overhead ratio, peak memory."""
+import json
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from conftest import ROOT, options_argv, tiny_options
+from test_train import run_tool
+
+CWD_ATT = 'configs/cwd/cwd-att_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py'
+STUDENT = 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py'
+
+
+def test_overhead_is_distill_over_student_plus_teacher():
+    from kd_plugins.benchmark import overhead
+    result = dict(student_step=dict(median_s=0.2), teacher_forward=dict(median_s=0.05),
+                  distill_step=dict(median_s=0.3))
+    assert overhead(result) == pytest.approx(1.2)
+    assert overhead(dict(student_step=dict(median_s=0.2))) is None
+
+
+def _benchmark(tiny_data):
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+    from mmrazor.registry import MODELS
+
+    from kd_plugins.benchmark import Benchmark
+    cfg = Config.fromfile(f'{ROOT}/{CWD_ATT}')
+    cfg.merge_from_dict(dict(tiny_options(tiny_data, batch_size=2), **{'model.teacher_ckpt': None}))
+    with DefaultScope.overwrite_default_scope('mmyolo'):
+        model = MODELS.build(cfg.model)
+        loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+        return Benchmark(model, cfg.optim_wrapper, [next(iter(loader))])
+
+
+def test_each_phase_updates_only_what_it_trains(tiny_data):
+    torch.manual_seed(0)
+    bench = _benchmark(tiny_data)
+    model = bench.model
+
+    def snapshot():
+        return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    def changed(before):
+        return {n.split('.')[0] for n, p in model.named_parameters()
+                if not torch.equal(p, before[n])}
+
+    before = snapshot()
+    bench.run_phase('teacher_forward', bench.batches[0])
+    assert changed(before) == set()
+    bench.run_phase('student_step', bench.batches[0])
+    assert changed(before) == {'architecture'}  # the student; connectors untouched
+    before = snapshot()
+    bench.run_phase('distill_step', bench.batches[0])
+    assert changed(before) == {'architecture', 'distiller'}  # student + connectors, no teacher
+
+
+def test_benchmark_tool_reports_every_phase(tiny_data, tmp_path):
+    out_json = tmp_path / 'bench.json'
+    out = run_tool(['tools/benchmark_kd.py', CWD_ATT, '--iters', '3', '--warmup', '1',
+                    '--batch-size', '2', '--random-teacher', '--out', str(out_json),
+                    '--cfg-options', *options_argv(tiny_options(tiny_data))])
+    assert '| (c) distillation step |' in out and 'overhead c / (a + b) = ' in out
+    res = json.loads(out_json.read_text())
+    assert res['batch_size'] == 2 and res['device'] == 'cpu'
+    phases = res['phases']
+    assert set(phases) == {'student_step', 'teacher_forward', 'distill_step'}
+    for r in phases.values():
+        assert 0 < r['min_s'] <= r['median_s'] <= r['max_s'] and r['iters'] == 3
+        assert r['peak_mem_bytes'] > 0
+    # The distillation step runs the student step's work and the teacher's forward.
+    assert phases['distill_step']['median_s'] > phases['student_step']['median_s']
+    assert phases['distill_step']['peak_mem_bytes'] > phases['teacher_forward']['peak_mem_bytes']
+    assert res['overhead'] == pytest.approx(phases['distill_step']['median_s'] / (
+        phases['student_step']['median_s'] + phases['teacher_forward']['median_s']))
+
+
+def test_benchmark_tool_times_a_plain_detector(tiny_data):
+    out = run_tool(['tools/benchmark_kd.py', STUDENT, '--iters', '1', '--warmup', '0',
+                    '--batch-size', '2', '--no-memory', '--cfg-options',
+                    *options_argv(tiny_options(tiny_data))])
+    assert '| (a) student step |' in out and 'not measured' in out
+    assert 'teacher forward' not in out and 'overhead' not in out

@@ -1,0 +1,143 @@
+"""Measure what distillation costs per training iteration (see kd_plugins/benchmark.py).
+
+    python tools/benchmark_kd.py CONFIG [--iters 10] [--warmup 3] [--batch-size N]
+        [--device cpu|cuda] [--amp] [--random-teacher] [--no-memory] [--out FILE.json]
+        [--cfg-options k=v ...]
+
+Prints the median seconds of (a) a student training step alone, (b) a teacher forward without
+gradients, (c) a distillation training step, all on the same batches, interleaved, and the
+overhead ratio c / (a + b) (1.0 is the physical limit), with the peak memory of each phase
+(CUDA: peak allocated; CPU: how far the phase raises the resident set size of a child process
+that runs that phase alone, above what the models and batches already hold).
+``--random-teacher`` times a distillation whose teacher checkpoint has not been trained yet
+(timings do not depend on the teacher's weights).
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import kd_plugins  # noqa: E402,F401  (compat fixes and registries, before anything else)
+from kd_plugins.benchmark import PHASES  # noqa: E402
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description='Time the phases of a distillation step')
+    parser.add_argument('config', help='a distillation (or plain detector) config')
+    parser.add_argument('--iters', type=int, default=10, help='timed iterations per phase')
+    parser.add_argument('--warmup', type=int, default=3, help='untimed iterations first')
+    parser.add_argument('--batch-size', type=int, help="override the config's batch size")
+    parser.add_argument('--device', default='cuda' if _cuda() else 'cpu',
+                        choices=['cpu', 'cuda'])
+    parser.add_argument('--amp', action='store_true', help='mixed precision (CUDA only)')
+    parser.add_argument('--random-teacher', action='store_true',
+                        help='do not load teacher_ckpt (for configs whose teacher is untrained)')
+    parser.add_argument('--out', help='also write the results as JSON to this file')
+    parser.add_argument('--no-memory', action='store_true',
+                        help='skip the peak-memory runs (on CPU, one child process per phase)')
+    parser.add_argument('--phase', choices=PHASES, help=argparse.SUPPRESS)  # a memory child
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    args = parser.parse_args(argv)
+    if args.iters < 1 or args.warmup < 0:
+        parser.error('--iters must be >= 1 and --warmup >= 0')
+    if args.amp and args.device != 'cuda':
+        parser.error('--amp needs --device cuda')
+    return args
+
+
+def _cuda():
+    import torch
+    return torch.cuda.is_available()
+
+
+def _peak_rss_alone(argv, phase):
+    """Peak RSS (bytes) that ``phase`` adds to a child process that runs only that phase,
+    above the RSS after building the models and loading the batches."""
+    import subprocess
+    cmd = [sys.executable, osp.abspath(__file__), *argv, '--phase', phase, '--iters', '1',
+           '--warmup', '1', '--no-memory']
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f'the memory run of {phase} failed:\n{r.stderr[-3000:]}')
+    return int(r.stdout.strip().splitlines()[-1].split('peak_rss_bytes=')[1])
+
+
+def main(argv=None):
+    import torch
+    from mmengine.config import Config
+    from mmengine.logging import print_log
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+    from mmrazor.registry import MODELS as RAZOR
+    from mmyolo.registry import MODELS as YOLO
+    from mmyolo.utils import register_all_modules
+
+    from kd_plugins.benchmark import Benchmark, overhead
+
+    args = parse_args(argv)
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.batch_size:
+        cfg.train_dataloader.batch_size = args.batch_size
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    distill = 'distiller' in cfg.model
+    if distill and args.random_teacher:
+        cfg.model.teacher_ckpt = None
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmyolo')):
+        model = (RAZOR if distill else YOLO).build(cfg.model).to(args.device)
+        loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+        batches = []
+        for batch in loader:
+            batches.append(batch)
+            if len(batches) == min(args.iters + args.warmup, 4):
+                break
+        bench = Benchmark(model, cfg.optim_wrapper, batches)
+        print_log(f'{args.config}: {len(batches)} batches of {cfg.train_dataloader.batch_size} '
+                  f'images on {args.device}{" with AMP" if args.amp else ""}, '
+                  f'{args.warmup} warm-up + {args.iters} timed iterations, threads '
+                  f'{torch.get_num_threads()}', logger='current')
+        if args.phase:  # a memory child: run one phase, report its peak RSS above the start
+            from kd_plugins.benchmark import PeakRSS
+            with PeakRSS() as rss:
+                bench.run(args.iters, args.warmup, phases=[args.phase])
+            print(f'peak_rss_bytes={rss.peak - rss.start}')
+            return None
+        result = bench.run(args.iters, args.warmup, log=lambda m: print_log(m, logger='current'))
+    if args.device == 'cpu' and not args.no_memory:
+        child_argv = [a for a in (argv if argv is not None else sys.argv[1:])]
+        for phase in result:
+            print_log(f'peak memory of {phase}: a child process runs it alone',
+                      logger='current')
+            result[phase]['peak_mem_bytes'] = _peak_rss_alone(child_argv, phase)
+    ratio = overhead(result)
+    names = dict(student_step='(a) student step', teacher_forward='(b) teacher forward',
+                 distill_step='(c) distillation step')
+    mem = 'peak GPU memory' if args.device == 'cuda' else 'peak RSS added'
+    lines = [f'| phase | median s | min s | max s | {mem} (MiB) |', '|---|---|---|---|---|']
+    for phase, r in result.items():
+        mib = f'{r["peak_mem_bytes"] / 2**20:.0f}' if 'peak_mem_bytes' in r else 'not measured'
+        lines.append(f'| {names[phase]} | {r["median_s"]:.4f} | {r["min_s"]:.4f} | '
+                     f'{r["max_s"]:.4f} | {mib} |')
+    print('\n'.join(lines))
+    if ratio is not None:
+        print(f'overhead c / (a + b) = {ratio:.3f}; distillation step / student step = '
+              f'{result["distill_step"]["median_s"] / result["student_step"]["median_s"]:.3f}')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(config=args.config, device=args.device, amp=args.amp,
+                           batch_size=cfg.train_dataloader.batch_size, phases=result,
+                           overhead=ratio), f, indent=1)
+    return result
+
+
+if __name__ == '__main__':
+    main()
