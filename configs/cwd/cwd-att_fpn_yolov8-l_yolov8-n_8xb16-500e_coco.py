@@ -1,7 +1,8 @@
 # CWD + channel and spatial attention (the paper's CWD+attention):
-# cwd_fpn_yolov8-l_yolov8-n_8xb16-500e_coco.py with each projected student map passed through the attention
-# before the loss. Student side only, so the attention cannot flatten the teacher's maps to cheat
-# the loss (kd_plugins/models/connectors/attention_connector.py).
+# cwd_fpn_yolov8-l_yolov8-n_8xb16-500e_coco.py, with each projected student map
+# passed through the attention before the loss. Student side only, so the attention cannot
+# flatten the teacher's maps to cheat the loss (see attention_connector.py in
+# kd_plugins/models/connectors/).
 #   bash tools/dist_train.sh configs/cwd/cwd-att_fpn_yolov8-l_yolov8-n_8xb16-500e_coco.py 8
 _base_ = './cwd_fpn_yolov8-l_yolov8-n_8xb16-500e_coco.py'
 

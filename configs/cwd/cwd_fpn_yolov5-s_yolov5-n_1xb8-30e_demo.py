@@ -1,6 +1,6 @@
 # Channel-wise distillation for YOLOv5 on the demo data (CPU-sized): YOLOv5-S teacher -> YOLOv5-N.
-# 1. Train the teacher:  python tools/train.py configs/yolov5/yolov5_s-v61_fast_1xb8-30e_demo.py
-# 2. Distil:             python tools/train.py configs/cwd/cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py
+# 1. Train the teacher: python tools/train.py configs/yolov5/yolov5_s-v61_fast_1xb8-30e_demo.py
+# 2. Distil: python tools/train.py configs/cwd/cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py
 _base_ = ['../yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py', './_base_/cwd_yolo_neck.py']
 
 student_channels = [64, 128, 256]  # YOLOv5-N neck outputs (widen 0.25)

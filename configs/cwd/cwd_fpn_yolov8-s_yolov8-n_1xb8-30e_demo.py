@@ -1,7 +1,7 @@
 # Channel-wise distillation on the demo data (CPU-sized): YOLOv8-S teacher -> YOLOv8-N student,
 # CWD on the three neck outputs, student maps projected to the teacher's width (1x1 conv + BN).
-# 1. Train the teacher:  python tools/train.py configs/yolov8/yolov8_s_fast_1xb8-30e_demo.py
-# 2. Distil:             python tools/train.py configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py
+# 1. Train the teacher: python tools/train.py configs/yolov8/yolov8_s_fast_1xb8-30e_demo.py
+# 2. Distil: python tools/train.py configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py
 # Data, schedule and hooks are the student's; the distiller is ./_base_/cwd_yolo_neck.py.
 _base_ = ['../yolov8/yolov8_n_fast_1xb8-30e_demo.py', './_base_/cwd_yolo_neck.py']
 

@@ -1,7 +1,7 @@
 # Channel-wise distillation on a new dataset (road potholes): the pattern to copy. Student and
 # teacher are the dataset's own configs; everything else is the demo recipe.
-# 1. Train the teacher:  python tools/train.py configs/yolov8/yolov8_s_fast_1xb8-30e_pothole.py
-# 2. Distil:             python tools/train.py configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_pothole.py
+# 1. Train the teacher: python tools/train.py configs/yolov8/yolov8_s_fast_1xb8-30e_pothole.py
+# 2. Distil: python tools/train.py configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_pothole.py
 _base_ = ['../yolov8/yolov8_n_fast_1xb8-30e_pothole.py', './_base_/cwd_yolo_neck.py']
 
 student_channels = [64, 128, 256]  # YOLOv8-N neck outputs
