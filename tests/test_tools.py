@@ -92,3 +92,20 @@ def test_kd_table_layout(tmp_path):
     assert student == cwd  # a distillation run is sized by its student
     teacher_params = float(md[2].split('|')[-3])
     assert teacher_params > 3 * float(student[0])
+
+
+def test_kd_table_averages_repeated_runs(tmp_path):
+    config = 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py'
+    argv = ['--img-size', '128', '--out', str(tmp_path / 'table')]
+    for k, (method, m50, m) in enumerate([('Student', 0.4, 0.2), ('Student', 0.5, 0.3),
+                                          ('Other', 0.1, 0.05)]):
+        _fake_run(tmp_path / f'run{k}', config, m50, m)
+        argv += ['--run', method, 'demo', str(tmp_path / f'run{k}')]
+    r = subprocess.run([sys.executable, 'tools/analysis/kd_table.py', *argv], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / 'table.md').read_text().splitlines()
+    assert md[0].startswith('| method | runs | demo mAP@0.5 | demo mAP@0.5:0.95 | '
+                            'demo mAP@0.5:0.95 range |')
+    assert md[2].startswith('| Student | 2 | 0.450 | 0.250 | 0.200-0.300 |')
+    assert md[3].startswith('| Other | 1 | 0.100 | 0.050 | 0.050-0.050 |')

@@ -9,6 +9,9 @@
 One row per method (in the order first given), per dataset the final validation mAP@0.5 and
 mAP@0.5:0.95, and the parameters and FLOPs of the model each method trains (the student for
 distillation runs) at --img-size. Writes <out>.md and <out>.csv.
+
+A method given several work dirs for one dataset (e.g. one per seed) gets the mean of their
+final metrics, a ``runs`` column and, per dataset, the range (min-max) of mAP@0.5:0.95.
 """
 import argparse
 import os
@@ -30,18 +33,27 @@ def main(argv=None):
     for method, dataset, work_dir in args.run:
         methods += [method] if method not in methods else []
         datasets += [dataset] if dataset not in datasets else []
-        cells[method, dataset] = last_metrics(work_dir)
+        cells.setdefault((method, dataset), []).append(last_metrics(work_dir))
         if method not in size:
             size[method] = model_complexity(work_dir_config(work_dir), args.img_size)
+    def mean(method, dataset, key):
+        runs = cells.get((method, dataset))
+        return sum(m[key] for m in runs) / len(runs) if runs else None
+
+    repeated = any(len(runs) > 1 for runs in cells.values())
     rows = []
     for method in methods:
         row = dict(method=method)
+        if repeated:
+            row['runs'] = '/'.join(str(len(cells.get((method, d), []))) for d in datasets)
         for d in datasets:
-            m = cells.get((method, d))
-            row[f'{d} mAP@0.5'] = m['coco/bbox_mAP_50'] if m else None
+            row[f'{d} mAP@0.5'] = mean(method, d, 'coco/bbox_mAP_50')
         for d in datasets:
-            m = cells.get((method, d))
-            row[f'{d} mAP@0.5:0.95'] = m['coco/bbox_mAP'] if m else None
+            row[f'{d} mAP@0.5:0.95'] = mean(method, d, 'coco/bbox_mAP')
+            if repeated:
+                values = [m['coco/bbox_mAP'] for m in cells.get((method, d), [])]
+                row[f'{d} mAP@0.5:0.95 range'] = (
+                    f'{min(values):.3f}-{max(values):.3f}' if values else None)
         row['params (M)'] = round(size[method][0], 2)
         row[f'FLOPs (G) @{args.img_size}'] = round(size[method][1], 2)
         rows.append(row)
