@@ -165,3 +165,14 @@ def test_spatial_mismatch_names_the_recorders():
     assert "distillation loss 'loss_cwd0' failed" in msg and 'spatial size' in msg
     assert "preds_S = student recorder 'p3', shape (1, 4, 8, 8)" in msg
     assert "preds_T = teacher recorder 'p4', shape (1, 4, 4, 4)" in msg
+
+
+def test_teacher_checkpoint_may_be_a_url(monkeypatch):
+    # The YOLOv5 COCO configs point teacher_ckpt at MMYOLO's released weights: a URL is handed
+    # to the checkpoint loader, not rejected as a missing file.
+    from kd_plugins.models.algorithms import KDYOLOTeacherDistill
+    asked = []
+    monkeypatch.setattr(KDYOLOTeacherDistill, 'load_teacher', lambda self, p: asked.append(p))
+    url = 'https://download.openmmlab.com/mmyolo/v0/yolov5/x.pth'
+    _algorithm(url)
+    assert asked == [url]
