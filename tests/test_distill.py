@@ -176,3 +176,58 @@ def test_teacher_checkpoint_may_be_a_url(monkeypatch):
     url = 'https://download.openmmlab.com/mmyolo/v0/yolov5/x.pth'
     _algorithm(url)
     assert asked == [url]
+
+
+class _Toy(nn.Module):
+    """neck.out_layers.{0,1} run in forward; head does not."""
+
+    def __init__(self):
+        super().__init__()
+        self.neck = nn.Module()
+        self.neck.out_layers = nn.ModuleList([nn.Conv2d(3, 4, 1), nn.Conv2d(3, 4, 1)])
+        self.head = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return [layer(x) for layer in self.neck.out_layers]
+
+
+def _toy_distiller(student_source, teacher_source='neck.out_layers.0'):
+    return MODELS.build(dict(
+        type='KDConfigurableDistiller', _scope_='mmrazor',
+        student_recorders=dict(p3=dict(type='ModuleOutputs', source=student_source)),
+        teacher_recorders=dict(p3=dict(type='ModuleOutputs', source=teacher_source)),
+        distill_losses=dict(loss_cwd0=dict(type='KDChannelWiseDivergence')),
+        loss_forward_mappings=dict(loss_cwd0=dict(
+            preds_S=dict(from_student=True, recorder='p3'),
+            preds_T=dict(from_student=False, recorder='p3')))))
+
+
+def test_recorder_source_that_names_no_module_lists_the_closest():
+    distiller = _toy_distiller('neck.out_layer.1')
+    with pytest.raises(ValueError, match=r"student recorder 'p3': source 'neck.out_layer.1' "
+                       r'names no module of the student \(_Toy\); closest: neck.out_layers.1'):
+        distiller.prepare_from_student(_Toy())
+    distiller = _toy_distiller('neck.out_layers.0', teacher_source='backbone')
+    with pytest.raises(ValueError, match="teacher recorder 'p3'.*top-level modules: neck, head"):
+        distiller.prepare_from_teacher(_Toy())
+
+
+def test_recorder_on_a_module_that_never_runs_stops_clearly():
+    distiller = _toy_distiller('head')
+    student, teacher = _Toy(), _Toy()
+    distiller.prepare_from_student(student)
+    distiller.prepare_from_teacher(teacher)
+    x = torch.randn(1, 3, 8, 8)
+    with distiller.student_recorders, distiller.teacher_recorders:
+        student(x)
+        teacher(x)
+    with pytest.raises(RuntimeError, match="loss 'loss_cwd0': student recorder 'p3' \\(source "
+                       "'head'\\) recorded nothing in this forward pass: that module never runs"):
+        distiller.compute_distill_losses()
+    distiller = _toy_distiller('neck.out_layers.1')  # the same wiring on modules that run
+    distiller.prepare_from_student(student)
+    distiller.prepare_from_teacher(teacher)
+    with distiller.student_recorders, distiller.teacher_recorders:
+        student(x)
+        teacher(x)
+    assert distiller.compute_distill_losses()['loss_cwd0'] > 0

@@ -1,6 +1,24 @@
 """MMRazor's ConfigurableDistiller with errors that name the loss and the recorders involved."""
+import difflib
+
 from mmrazor.models.distillers import ConfigurableDistiller
+from mmrazor.models.task_modules import ModuleOutputsRecorder
 from mmrazor.registry import MODELS
+
+
+def _check_sources(manager, model, side: str) -> None:
+    """Every module recorder's ``source`` must name a module of ``model``."""
+    names = [n for n, _ in model.named_modules() if n]
+    for rec_name, recorder in manager.recorders.items():
+        if not isinstance(recorder, ModuleOutputsRecorder) or recorder.source in names:
+            continue
+        close = difflib.get_close_matches(recorder.source, names, n=5, cutoff=0.6)
+        hint = f"closest: {', '.join(close)}" if close else \
+            f"its top-level modules: {', '.join(n for n in names if '.' not in n)}"
+        raise ValueError(
+            f"{side} recorder '{rec_name}': source '{recorder.source}' names no module of the "
+            f'{side} ({type(model).__name__}); {hint}. A source is a module path as '
+            'model.named_modules() lists it, e.g. neck.out_layers.0')
 
 
 @MODELS.register_module()
@@ -9,9 +27,30 @@ class KDConfigurableDistiller(ConfigurableDistiller):
     (e.g. student and teacher maps of different spatial size) raises an error that also names
     the loss, the recorders and the shapes they delivered."""
 
+    def prepare_from_student(self, model) -> None:
+        _check_sources(self.student_recorders, model, 'student')
+        super().prepare_from_student(model)
+
+    def prepare_from_teacher(self, model) -> None:
+        _check_sources(self.teacher_recorders, model, 'teacher')
+        super().prepare_from_teacher(model)
+
+    def _check_recorded(self, loss_name: str, record: dict) -> None:
+        side = 'student' if record.get('from_student') else 'teacher'
+        manager = self.student_recorders if side == 'student' else self.teacher_recorders
+        recorder = manager.get_recorder(record['recorder'])
+        if not getattr(recorder, 'data_buffer', True):
+            raise RuntimeError(
+                f"distillation loss '{loss_name}': {side} recorder '{record['recorder']}' "
+                f"(source '{recorder.source}') recorded nothing in this forward pass: that "
+                'module never runs in forward (the teacher runs backbone and neck only, so '
+                'record the neck outputs, not the head)')
+
     def compute_distill_losses(self):
         losses = dict()
         for loss_name, forward_mappings in self.loss_forward_mappings.items():
+            for record in forward_mappings.values():
+                self._check_recorded(loss_name, record)
             kwargs = {key: self.get_record(**record) for key, record in forward_mappings.items()}
             try:
                 losses[loss_name] = self.distill_losses[loss_name](**kwargs)
