@@ -79,6 +79,10 @@ def _tiny_config(config, tiny_data, teacher_ckpt, tmp_path):
 def test_every_distillation_config_is_trained_below():
     assert len(DISTILL_CONFIGS) == 16
     assert CWD in DISTILL_CONFIGS and CWD_ATT in DISTILL_CONFIGS
+    for config in DISTILL_CONFIGS:  # and averages its student without copying the teacher
+        hooks = Config.fromfile(osp.join(ROOT, config)).custom_hooks
+        assert [h.get('ema_type') for h in hooks if h.type == 'EMAHook'] == \
+            ['KDExpMomentumEMA'], config
 
 
 @pytest.mark.parametrize('config', DISTILL_CONFIGS,
@@ -231,3 +235,39 @@ def test_recorder_on_a_module_that_never_runs_stops_clearly():
         student(x)
         teacher(x)
     assert distiller.compute_distill_losses()['loss_cwd0'] > 0
+
+
+def test_kd_ema_averages_the_student_as_mmyolo_does_and_shares_the_teacher(teacher_ckpt):
+    from mmyolo.registry import MODELS as YOLO
+    algorithm = _algorithm(teacher_ckpt)
+    stock = YOLO.build(dict(type='ExpMomentumEMA', model=algorithm, momentum=0.1,
+                            update_buffers=True))
+    kd = YOLO.build(dict(type='KDExpMomentumEMA', model=algorithm, momentum=0.1,
+                         update_buffers=True))
+    assert kd.module.teacher is algorithm.teacher  # shared, not copied
+    assert not any(k.startswith('teacher.') for k in kd.avg_parameters)
+    assert any(k.startswith('teacher.') for k in stock.avg_parameters)
+    torch.manual_seed(0)
+    for _ in range(3):  # "training": the student and connectors move, the teacher does not
+        with torch.no_grad():
+            for p in algorithm.architecture.parameters():
+                p.add_(torch.randn_like(p) * 0.01)
+            for p in algorithm.distiller.parameters():
+                p.add_(torch.randn_like(p) * 0.01)
+        stock.update_parameters(algorithm)
+        kd.update_parameters(algorithm)
+    averaged = kd.module.state_dict()
+    reference = stock.module.state_dict()
+    assert averaged.keys() == reference.keys()
+    for k, v in averaged.items():
+        assert torch.equal(v, reference[k]), k
+    student = dict(algorithm.architecture.named_parameters())
+    assert not torch.equal(kd.module.architecture.backbone.stem.conv.weight,
+                           student['backbone.stem.conv.weight'])  # an average, not a copy
+
+
+def test_plain_detector_ema_is_unchanged():
+    from mmyolo.registry import MODELS as YOLO
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4))
+    kd = YOLO.build(dict(type='KDExpMomentumEMA', model=model, update_buffers=True))
+    assert set(kd.avg_parameters) == set(model.state_dict())

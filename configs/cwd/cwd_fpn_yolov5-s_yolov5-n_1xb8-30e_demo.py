@@ -20,4 +20,6 @@ model = dict(
         },
         **_base_.cwd_distiller))
 
+# EMA of the student and connectors only (the frozen teacher is shared, not copied/averaged).
+_base_.custom_hooks[0].ema_type = 'KDExpMomentumEMA'
 find_unused_parameters = True

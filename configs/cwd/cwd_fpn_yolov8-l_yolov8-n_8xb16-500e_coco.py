@@ -33,4 +33,6 @@ optim_wrapper = dict(
         weight_decay=0.0005,
         batch_size_per_gpu=_base_.train_batch_size_per_gpu))
 
+# EMA of the student and connectors only (the frozen teacher is shared, not copied/averaged).
+_base_.custom_hooks[0].ema_type = 'KDExpMomentumEMA'
 find_unused_parameters = True

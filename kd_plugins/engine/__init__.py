@@ -1,0 +1,3 @@
+from .ema import KDExpMomentumEMA
+
+__all__ = ['KDExpMomentumEMA']
