@@ -1,3 +1,7 @@
 from .cwd_loss import KDChannelWiseDivergence
+from .ld_loss import KDClassificationKDLoss, KDLocalizationDistillLoss, KDObjectnessKDLoss
 
-__all__ = ['KDChannelWiseDivergence']
+__all__ = [
+    'KDChannelWiseDivergence', 'KDLocalizationDistillLoss', 'KDClassificationKDLoss',
+    'KDObjectnessKDLoss'
+]

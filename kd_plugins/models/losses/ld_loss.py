@@ -1,0 +1,177 @@
+"""Losses of localization distillation for YOLO: box edges as distributions (LD), classification
+KD and objectness KD.
+
+Reference: the seed paper of this project on position-information distillation for YOLOv5
+(teacher YOLOv5-L, student YOLOv5-S), built on Zheng et al., "Localization Distillation for
+Dense Object Detection", CVPR 2022, https://arxiv.org/abs/2102.12252 (LD).
+
+Shape shorthand: M locations (after region selection, flattened), E = 4 box edges,
+n bins per edge, C classes.
+"""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from mmrazor.registry import MODELS
+from torch import Tensor, nn
+
+
+def _check(name: str, value: float, low: float, high: float = float('inf')) -> float:
+    if not low <= value <= high:
+        bounds = f'in [{low}, {high}]' if high != float('inf') else f'>= {low}'
+        raise ValueError(f'{name} must be {bounds}, got {value}')
+    return value
+
+
+def _weighted_mean(values: Tensor, weight: Optional[Tensor], avg_factor: Optional[float]):
+    """sum(weight * values) / avg_factor; avg_factor defaults to sum(weight) (or the count).
+    An empty region (all weights 0) gives 0, still connected to the graph."""
+    if weight is None:
+        weight = torch.ones_like(values)
+    weight = weight.to(values.dtype).expand_as(values)
+    total = (values * weight).sum()
+    if avg_factor is None:
+        avg_factor = weight.sum()
+    if float(avg_factor) <= 0:
+        return total * 0.
+    return total / avg_factor
+
+
+@MODELS.register_module()
+class KDLocalizationDistillLoss(nn.Module):
+    r"""Localization distillation (LD): KL divergence between the teacher's and the student's
+    distributions of each box edge, softened by a temperature.
+
+    Each edge e of {t, b, l, r} has n logits over the bins e_1..e_n of its regression range;
+    :math:`p^T = \mathrm{softmax}(z^T / T)`, :math:`p^S = \mathrm{softmax}(z^S / T)` and
+
+    .. math::
+        L = \frac{T^2}{A} \sum_{m} w_m \sum_{e} \mathrm{KL}(p^T_{me} \,\|\, p^S_{me}),
+        \quad \mathrm{KL}(p \| q) = \sum_i p_i \log \frac{p_i}{q_i}
+
+    with :math:`w_m` the region weight of location m (KDR / ELR weights, see
+    :func:`kd_plugins.models.task_modules.ld_region_weights`) and A the normaliser
+    (``avg_factor``, default :math:`\sum_m w_m`, i.e. a weighted mean over locations of the
+    KL summed over the four edges).
+
+    Reading: the KL is the full divergence (summed over bins). MMDetection's LD head averages
+    it over bins instead and divides by 4 edges; that is this loss times ``1 / (4 n)``, a
+    constant that ``loss_weight`` absorbs. :math:`T^2` keeps the gradient scale independent of
+    the temperature (Hinton et al.), which matters for the paper's large temperatures
+    (25 ... 45).
+
+    Args:
+        temperature (float): T > 0. Defaults to 10.
+        loss_weight (float): >= 0. Defaults to 1.0.
+
+    Inputs of ``forward``: ``preds_S``, ``preds_T`` of shape (..., E, n) (or (..., E * n) with
+    ``num_bins`` given); ``weight`` of shape (...) per location; the teacher is detached.
+    """
+
+    def __init__(self, temperature: float = 10.0, loss_weight: float = 1.0,
+                 num_bins: Optional[int] = None):
+        super().__init__()
+        if not temperature > 0:
+            raise ValueError(f'temperature must be > 0, got {temperature}')
+        self.temperature = float(temperature)
+        self.loss_weight = _check('loss_weight', loss_weight, 0.)
+        self.num_bins = num_bins
+
+    def forward(self, preds_S: Tensor, preds_T: Tensor, weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None) -> Tensor:
+        if preds_S.shape != preds_T.shape:
+            raise ValueError(f'student and teacher edge logits differ in shape: '
+                             f'{tuple(preds_S.shape)} vs {tuple(preds_T.shape)} (same number of '
+                             'bins per edge needed: set the same reg_max in both heads)')
+        if self.num_bins is not None:
+            preds_S = preds_S.reshape(*preds_S.shape[:-1], -1, self.num_bins)
+            preds_T = preds_T.reshape(*preds_T.shape[:-1], -1, self.num_bins)
+        t = self.temperature
+        log_p_s = F.log_softmax(preds_S / t, dim=-1)
+        log_p_t = F.log_softmax(preds_T.detach() / t, dim=-1)
+        kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).sum(-1)  # per location
+        return self.loss_weight * t * t * _weighted_mean(kl, weight, avg_factor)
+
+
+@MODELS.register_module()
+class KDClassificationKDLoss(nn.Module):
+    r"""Classification knowledge distillation for sigmoid (per-class) YOLO classifiers:
+
+    .. math::
+        L = \gamma \, T^2 \, \mathrm{CE}(\sigma(z^S / T), \sigma(z^T / T))
+            + (1 - \gamma) \, \mathrm{CE}(\sigma(z^S), y)
+
+    Reading: YOLO classifies with one sigmoid per class, so CE is the binary cross-entropy per
+    class (averaged over locations and classes, the form of YOLOv5's ``loss_cls``); the
+    temperature softens both the teacher's and the student's logits (standard KD; the paper
+    names only the teacher's), and :math:`T^2` keeps the gradient scale. The KD term is
+    a cross-entropy, as the paper writes it, so it is not zero when the student equals the
+    teacher (its minimum is the teacher's entropy). The KD term is averaged over the key
+    region with the given ``weight``; the label term over all given locations.
+    :math:`\gamma = 0` is exactly the plain label loss.
+
+    Args:
+        gamma (float): In [0, 1]. Defaults to 0.5.
+        temperature (float): T > 0. Defaults to 1.0.
+        loss_weight (float): >= 0. Defaults to 1.0.
+    """
+
+    def __init__(self, gamma: float = 0.5, temperature: float = 1.0, loss_weight: float = 1.0):
+        super().__init__()
+        self.gamma = _check('gamma', gamma, 0., 1.)
+        if not temperature > 0:
+            raise ValueError(f'temperature must be > 0, got {temperature}')
+        self.temperature = float(temperature)
+        self.loss_weight = _check('loss_weight', loss_weight, 0.)
+
+    def forward(self, preds_S: Tensor, preds_T: Tensor, labels: Tensor,
+                weight: Optional[Tensor] = None) -> Tensor:
+        """``preds_S``, ``preds_T``, ``labels``: (M, C) logits and targets in [0, 1];
+        ``weight``: (M,) region weights of the KD term."""
+        label_loss = F.binary_cross_entropy_with_logits(preds_S, labels.to(preds_S.dtype))
+        if self.gamma == 0:
+            return self.loss_weight * label_loss
+        t = self.temperature
+        soft = torch.sigmoid(preds_T.detach() / t)
+        kd = F.binary_cross_entropy_with_logits(preds_S / t, soft, reduction='none').mean(-1)
+        kd_loss = t * t * _weighted_mean(kd, weight, None)
+        return self.loss_weight * (self.gamma * kd_loss + (1 - self.gamma) * label_loss)
+
+
+@MODELS.register_module()
+class KDObjectnessKDLoss(nn.Module):
+    r"""Objectness knowledge distillation:
+
+    .. math:: L = L_{obj}(O^S, y) + \epsilon \, \mathrm{MSE}(\sigma(O^S), \sigma(O^T))
+
+    Reading: the paper writes :math:`L_{obj}` as :math:`\mathrm{MSE}(O^S, y)`; YOLOv5 trains
+    objectness with binary cross-entropy against IoU targets. ``label_loss='bce'`` (default)
+    keeps YOLOv5's own objectness loss (averaged over locations, like YOLOv5's ``loss_obj``),
+    so :math:`\epsilon = 0` is exactly the baseline student; ``'mse'`` is the paper's literal
+    formula on probabilities. The KD term compares probabilities, teacher detached.
+
+    Args:
+        epsilon (float): >= 0. Defaults to 1.0.
+        label_loss (str): ``'bce'`` or ``'mse'``. Defaults to ``'bce'``.
+        loss_weight (float): >= 0. Defaults to 1.0.
+    """
+
+    def __init__(self, epsilon: float = 1.0, label_loss: str = 'bce', loss_weight: float = 1.0):
+        super().__init__()
+        self.epsilon = _check('epsilon', epsilon, 0.)
+        if label_loss not in ('bce', 'mse'):
+            raise ValueError(f"label_loss must be 'bce' or 'mse', got {label_loss!r}")
+        self.label_loss = label_loss
+        self.loss_weight = _check('loss_weight', loss_weight, 0.)
+
+    def forward(self, preds_S: Tensor, preds_T: Tensor, targets: Tensor) -> Tensor:
+        """``preds_S``, ``preds_T``: objectness logits; ``targets``: in [0, 1], same shape."""
+        targets = targets.to(preds_S.dtype)
+        if self.label_loss == 'bce':
+            plain = F.binary_cross_entropy_with_logits(preds_S, targets)
+        else:
+            plain = F.mse_loss(torch.sigmoid(preds_S), targets)
+        if self.epsilon == 0:
+            return self.loss_weight * plain
+        kd = F.mse_loss(torch.sigmoid(preds_S), torch.sigmoid(preds_T.detach()))
+        return self.loss_weight * (plain + self.epsilon * kd)

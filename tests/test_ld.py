@@ -1,0 +1,192 @@
+"""Localization-distillation losses and KDR/ELR regions on hand-computed cases."""
+import math
+
+import pytest
+import torch
+from mmrazor.registry import MODELS
+
+import kd_plugins  # noqa: F401
+from kd_plugins.models.task_modules import ELR, KDR, NONE, ld_region_weights, point_prior_boxes
+
+
+def build(cfg):
+    return MODELS.build(dict(cfg, _scope_='mmrazor'))
+
+
+def _ld(**kw):
+    return build(dict(type='KDLocalizationDistillLoss', **kw))
+
+
+# ----------------------------------------------------------------------------- LD loss
+def test_ld_golden_value():
+    # one location, one edge, two bins: p_S = (1/2, 1/2), p_T = (3/4, 1/4) at T = 1
+    s = torch.zeros(1, 1, 2)
+    t = torch.tensor([[[math.log(3.), 0.]]])
+    kl = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)  # 0.130812
+    assert _ld(temperature=1.)(s, t).item() == pytest.approx(kl, abs=1e-6)
+    # T = 2 softens the teacher to (sqrt3, 1) / (sqrt3 + 1), times T^2
+    p = math.sqrt(3) / (math.sqrt(3) + 1)
+    kl2 = p * math.log(2 * p) + (1 - p) * math.log(2 * (1 - p))
+    assert _ld(temperature=2.)(s, t).item() == pytest.approx(4 * kl2, abs=1e-6)
+    assert (kl, 4 * kl2) == pytest.approx((0.130812, 0.145363), abs=1e-6)
+
+
+def test_ld_zero_for_identical_distributions():
+    x = torch.randn(5, 4, 17)
+    assert _ld(temperature=30.)(x, x.clone()).item() == pytest.approx(0., abs=1e-6)
+
+
+@pytest.mark.parametrize('T', [1., 4., 25., 45.])
+def test_ld_is_t_squared_times_kl_of_softened_and_sums_edges(T):
+    torch.manual_seed(0)
+    s, t = torch.randn(6, 4, 8) * 5, torch.randn(6, 4, 8) * 5
+    kl = torch.nn.functional.kl_div(torch.log_softmax(s / T, -1), torch.softmax(t / T, -1),
+                                    reduction='sum') / 6  # summed over bins and edges
+    assert _ld(temperature=T)(s, t).item() == pytest.approx(T * T * kl.item(), rel=1e-5)
+
+
+def test_ld_equals_mmdet_kd_loss_up_to_its_bin_and_edge_mean():
+    from mmdet.models.losses import KnowledgeDistillationKLDivLoss
+    torch.manual_seed(1)
+    n, T = 17, 10.
+    s, t = torch.randn(3, 4, n), torch.randn(3, 4, n)
+    theirs = KnowledgeDistillationKLDivLoss(T=T)(s.reshape(-1, n), t.reshape(-1, n))
+    ours = _ld(temperature=T)(s, t)
+    assert ours.item() == pytest.approx(theirs.item() * 4 * n, rel=1e-5)
+
+
+def test_ld_region_weights_and_flat_input():
+    torch.manual_seed(2)
+    s, t = torch.randn(3, 4, 8), torch.randn(3, 4, 8)
+    loss = _ld(temperature=1.)
+    per = [loss(s[i:i + 1], t[i:i + 1]).item() for i in range(3)]
+    w = torch.tensor([2., 1., 0.])
+    assert loss(s, t, weight=w).item() == pytest.approx((2 * per[0] + per[1]) / 3, rel=1e-5)
+    assert loss(s, t, weight=w, avg_factor=1.).item() == pytest.approx(2 * per[0] + per[1],
+                                                                       rel=1e-5)
+    assert loss(s, t, weight=torch.zeros(3)).item() == 0.  # empty region
+    flat = _ld(temperature=1., num_bins=8)
+    assert flat(s.reshape(3, 32), t.reshape(3, 32)).item() == pytest.approx(
+        loss(s, t).item(), rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- cls / obj KD
+def _cls(**kw):
+    return build(dict(type='KDClassificationKDLoss', **kw))
+
+
+def _obj(**kw):
+    return build(dict(type='KDObjectnessKDLoss', **kw))
+
+
+def test_cls_kd_golden_value():
+    s, t, y = torch.tensor([[math.log(3.)]]), torch.zeros(1, 1), torch.ones(1, 1)
+    label = -math.log(0.75)  # BCE(0.75, 1)
+    kd = -(0.5 * math.log(0.75) + 0.5 * math.log(0.25))  # BCE(0.75, 0.5)
+    assert _cls(gamma=0.5, temperature=1.)(s, t, y).item() == pytest.approx(
+        0.5 * kd + 0.5 * label, abs=1e-6)
+    assert _cls(gamma=1., temperature=1.)(s, t, y).item() == pytest.approx(kd, abs=1e-6)
+
+
+def test_cls_kd_gamma_zero_is_the_plain_label_loss():
+    from mmdet.models.losses import CrossEntropyLoss
+    torch.manual_seed(3)
+    s, t = torch.randn(7, 5), torch.randn(7, 5)
+    y = (torch.rand(7, 5) > 0.7).float()
+    plain = CrossEntropyLoss(use_sigmoid=True)(s, y)  # YOLOv5's loss_cls
+    assert _cls(gamma=0., temperature=30.)(s, t, y).item() == pytest.approx(plain.item(),
+                                                                          rel=1e-6)
+    assert _cls(gamma=0.5, temperature=30.)(s, t, y).item() != pytest.approx(plain.item())
+
+
+def test_cls_kd_t_squared_and_region_weight():
+    torch.manual_seed(4)
+    s, t, y = torch.randn(4, 3), torch.randn(4, 3), torch.zeros(4, 3)
+    T = 25.
+    soft = torch.sigmoid(t / T)
+    per = torch.nn.functional.binary_cross_entropy_with_logits(s / T, soft,
+                                                               reduction='none').mean(1)
+    w = torch.tensor([1., 0., 0., 1.])
+    expected = T * T * (per[0] + per[3]) / 2
+    assert _cls(gamma=1., temperature=T)(s, t, y, weight=w).item() == pytest.approx(
+        expected.item(), rel=1e-5)
+
+
+def test_obj_kd_golden_values_and_epsilon_zero():
+    from mmdet.models.losses import CrossEntropyLoss
+    s, t, y = torch.tensor([math.log(3.)]), torch.zeros(1), torch.ones(1)
+    assert _obj(epsilon=2.)(s, t, y).item() == pytest.approx(-math.log(0.75) + 2 * 0.0625,
+                                                             abs=1e-6)
+    assert _obj(epsilon=2., label_loss='mse')(s, t, y).item() == pytest.approx(
+        0.0625 + 2 * 0.0625, abs=1e-6)
+    torch.manual_seed(5)
+    s, t, y = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    plain = CrossEntropyLoss(use_sigmoid=True)(s, y)  # YOLOv5's loss_obj
+    assert _obj(epsilon=0.)(s, t, y).item() == pytest.approx(plain.item(), rel=1e-6)
+
+
+def test_gradients_reach_the_student_only():
+    torch.manual_seed(6)
+    cases = [(_ld(temperature=30.), (4, 4, 16), ()),
+             (_cls(gamma=0.5, temperature=30.), (4, 5), (torch.ones(4, 5), )),
+             (_obj(epsilon=1.), (2, 3, 4, 4), (torch.rand(2, 3, 4, 4), ))]
+    for loss, shape, extra in cases:
+        s = torch.randn(*shape, requires_grad=True)
+        t = torch.randn(*shape, requires_grad=True)
+        loss(s, t, *extra).backward()
+        assert s.grad is not None and s.grad.abs().sum() > 0
+        assert t.grad is None, type(loss).__name__
+
+
+def test_bad_arguments_say_what_is_wrong():
+    with pytest.raises(ValueError, match='temperature must be > 0, got 0'):
+        _ld(temperature=0)
+    with pytest.raises(ValueError, match=r'gamma must be in \[0.0, 1.0\], got 1.5'):
+        _cls(gamma=1.5)
+    with pytest.raises(ValueError, match='loss_weight must be >= 0.0, got -1'):
+        _obj(loss_weight=-1)
+    with pytest.raises(ValueError, match='epsilon must be >= 0.0, got -0.1'):
+        _obj(epsilon=-0.1)
+    with pytest.raises(ValueError, match="label_loss must be 'bce' or 'mse'"):
+        _obj(label_loss='l1')
+    with pytest.raises(ValueError, match='same number of bins per edge'):
+        _ld()(torch.zeros(2, 4, 16), torch.zeros(2, 4, 17))
+
+
+def test_names_do_not_shadow_upstream():
+    for name in ('KDLocalizationDistillLoss', 'KDClassificationKDLoss', 'KDObjectnessKDLoss'):
+        assert MODELS.get(name).__module__.startswith('kd_plugins.')
+
+
+# ----------------------------------------------------------------------------- regions
+def test_kdr_and_elr_on_a_hand_built_example():
+    gt = torch.tensor([[0., 0., 10., 10.]])
+    priors = torch.tensor([
+        [0., 0., 10., 10.],  # assigned positive: KDR
+        [1., 0., 11., 10.],  # IoU 90/110 = 0.82 with the box, not positive: ELR
+        [5., 0., 15., 10.],  # IoU 50/150 = 0.33: neither at threshold 0.5
+        [100., 100., 110., 110.],  # far away: neither
+        [20., 20., 30., 30.],  # positive (the assigner's choice) without overlap: still KDR
+    ])
+    positive = torch.tensor([True, False, False, False, True])
+    w, region = ld_region_weights(priors, gt, positive, elr_iou_thr=0.5, kdr_weight=1.,
+                                  elr_weight=0.25)
+    assert region.tolist() == [KDR, ELR, NONE, NONE, KDR]
+    assert w.tolist() == [1., 0.25, 0., 0., 1.]
+    _, region = ld_region_weights(priors, gt, positive, elr_iou_thr=0.3)
+    assert region.tolist() == [KDR, ELR, ELR, NONE, KDR]
+    w, region = ld_region_weights(priors, torch.zeros(0, 4), torch.zeros(5, dtype=torch.bool))
+    assert region.tolist() == [NONE] * 5 and w.sum() == 0
+
+
+def test_point_priors_and_region_errors():
+    boxes = point_prior_boxes(torch.tensor([[8., 8.], [16., 16.]]), torch.tensor([8., 16.]),
+                              scale=5.)
+    assert boxes.tolist() == [[-12., -12., 28., 28.], [-24., -24., 56., 56.]]
+    priors = torch.zeros(3, 4)
+    with pytest.raises(ValueError, match=r'elr_iou_thr must be in \(0, 1\], got 0'):
+        ld_region_weights(priors, priors, torch.zeros(3, dtype=torch.bool), elr_iou_thr=0)
+    with pytest.raises(ValueError, match='elr_weight must be >= 0'):
+        ld_region_weights(priors, priors, torch.zeros(3, dtype=torch.bool), elr_weight=-1)
+    with pytest.raises(ValueError, match='one flag per prior'):
+        ld_region_weights(priors, priors, torch.zeros(2, dtype=torch.bool))
