@@ -15,7 +15,8 @@ CWD = 'configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py'
 CWD_ATT = 'configs/cwd/cwd-att_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py'
 TEACHER = 'configs/yolov8/yolov8_s_fast_1xb8-30e_demo.py'
 STUDENT = 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py'
-DISTILL_CONFIGS = sorted(osp.relpath(p, ROOT) for p in glob.glob(f'{ROOT}/configs/cwd/*.py'))
+DISTILL_CONFIGS = sorted(osp.relpath(p, ROOT) for d in ('cwd', 'ld')
+                         for p in glob.glob(f'{ROOT}/configs/{d}/*.py'))
 # COCO configs train on the tiny data through the demo pipeline of their model family.
 DEMO_DATA_OF = {'yolov5': 'configs/yolov5/yolov5_s-v61_fast_1xb8-30e_demo.py',
                 'yolov8': 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py'}
@@ -77,7 +78,7 @@ def _tiny_config(config, tiny_data, teacher_ckpt, tmp_path):
 
 
 def test_every_distillation_config_is_trained_below():
-    assert len(DISTILL_CONFIGS) == 16
+    assert len(DISTILL_CONFIGS) == 17
     assert CWD in DISTILL_CONFIGS and CWD_ATT in DISTILL_CONFIGS
     for config in DISTILL_CONFIGS:  # and averages its student without copying the teacher
         hooks = Config.fromfile(osp.join(ROOT, config)).custom_hooks
@@ -94,9 +95,9 @@ def test_distillation_trains_two_iterations(config, tiny_data, saved_teacher, tm
     out = run_tool(['tools/train.py', _tiny_config(config, tiny_data, ckpt, tmp_path),
                     '--work-dir', str(work)])
     assert 'Epoch(train) [1][2/2]' in out
-    for i in range(3):
-        values = logged(work, f'distill.loss_cwd{i}')
-        assert len(values) == 2 and all(v > 0 for v in values)
+    for name in cfg.model.distiller.distill_losses:
+        values = logged(work, f'distill.{name}')
+        assert len(values) == 2 and all(v > 0 for v in values), (name, values)
     assert len(logged(work, 'student.loss_cls')) == 2
     assert 'Epoch(val) [1][1/1]' in out and 'Evaluating bbox' in out
     if 'coco' in config:  # the paper's optimiser (an untrained 80-class model predicts nothing
@@ -271,3 +272,26 @@ def test_plain_detector_ema_is_unchanged():
     model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4))
     kd = YOLO.build(dict(type='KDExpMomentumEMA', model=model, update_buffers=True))
     assert set(kd.avg_parameters) == set(model.state_dict())
+
+
+def test_ld_teacher_runs_its_head_without_gradients(teacher_ckpt, tiny_data):
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py'))
+    cfg.merge_from_dict(tiny_options(tiny_data, batch_size=2))
+    with DefaultScope.overwrite_default_scope('mmyolo'):
+        algorithm = MODELS.build(dict(cfg.model, teacher_ckpt=teacher_ckpt))
+        batch = next(iter(Runner.build_dataloader(cfg.train_dataloader, seed=0)))
+    algorithm.train()
+    data = algorithm.data_preprocessor(batch, training=True)
+    losses = algorithm(**data, mode='loss')
+    assert losses['distill.loss_ld'] > 0
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert all(p.grad is None for p in algorithm.teacher.parameters())
+    head = algorithm.student.bbox_head.head_module
+    assert all(p.grad is not None for p in head.reg_preds.parameters())
+    # KDR = the positives of the student's own assignment
+    recorded = algorithm.distiller.student_recorders.get_recorder('assign_out').data_buffer[0]
+    assert recorded['fg_mask_pre_prior'].any()
+    with pytest.raises(ValueError, match="teacher_runs must be 'neck' or 'head', got 'all'"):
+        MODELS.build(dict(cfg.model, teacher_ckpt=None, teacher_runs='all'))

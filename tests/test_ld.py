@@ -190,3 +190,27 @@ def test_point_priors_and_region_errors():
         ld_region_weights(priors, priors, torch.zeros(3, dtype=torch.bool), elr_weight=-1)
     with pytest.raises(ValueError, match='one flag per prior'):
         ld_region_weights(priors, priors, torch.zeros(2, dtype=torch.bool))
+
+
+def test_dense_ld_loss_weights_regions_from_the_assigner_call():
+    loss = build(dict(type='KDDenseLDLoss', temperature=1., kdr_weight=1., elr_weight=0.5,
+                      elr_iou_thr=0.5, prior_scale=1.))
+    # four 8-px priors of one 16x16 level: (x, y, stride_w, stride_h)
+    priors = torch.tensor([[4., 4., 8., 8.], [12., 4., 8., 8.], [4., 12., 8., 8.],
+                           [12., 12., 8., 8.]])
+    # one real box, and one padding row (flag 0) that must be ignored although it would
+    # match prior 3 exactly
+    gt = torch.tensor([[[0., 0., 12., 8.], [8., 8., 16., 16.]]])
+    pad = torch.tensor([[[1.], [0.]]])
+    fg = torch.tensor([[False, True, False, False]])  # the assigner made prior 1 positive
+    w = loss.region_weights(priors, gt, pad, fg)
+    # prior 0: box [0, 0, 8, 8], IoU 64/96 = 0.67 with the box, not positive -> ELR
+    assert w.tolist() == [[0.5, 1., 0., 0.]]
+    torch.manual_seed(7)
+    s, t = torch.randn(1, 4, 4, 16), torch.randn(1, 4, 4, 16)
+    levels_s, levels_t = [s[:, :2], s[:, 2:]], [t[:, :2], t[:, 2:]]  # per-level lists
+    expected = _ld(temperature=1.)(s, t, weight=w)
+    got = loss(levels_s, levels_t, priors, gt, pad, dict(fg_mask_pre_prior=fg))
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+    with pytest.raises(ValueError, match='record the head_module outputs and the assigner'):
+        loss(s[:, :3], t[:, :3], priors, gt, pad, dict(fg_mask_pre_prior=fg))

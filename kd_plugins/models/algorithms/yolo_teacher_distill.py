@@ -1,10 +1,14 @@
 """Teacher -> student distillation for MMYOLO detectors, with checks before training starts."""
 import os.path as osp
-from typing import Dict, Optional, Union
+from typing import Dict, List, Optional, Union
+
+import torch
 
 from mmengine.config import Config, ConfigDict
 from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
+from mmengine.structures import BaseDataElement
 from mmrazor.models.algorithms import FpnTeacherDistill
+from mmrazor.models.utils import add_prefix
 from mmrazor.registry import MODELS
 
 
@@ -47,17 +51,24 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     config path or a ``mmyolo::`` path. The teacher is frozen and its BatchNorm layers stay in
     eval mode (MMRazor's ``teacher_trainable=False``, ``teacher_norm_eval=True``).
 
+    ``teacher_runs='neck'`` (default) runs the teacher's backbone and neck only, enough for
+    feature distillation (CWD). ``'head'`` also runs its head's forward (no loss, no
+    assignment), for distillation of predictions such as box-edge distributions (LD).
+
     Args:
         architecture (dict): The student.
         teacher (dict): The teacher.
         teacher_ckpt (str, optional): The teacher's trained weights: a file or a URL that
             MMEngine's ``CheckpointLoader`` reads (``https://``, ``s3://``, ...). Its
             ``state_dict`` holds the EMA weights when the teacher was trained with EMA.
+        teacher_runs (str): ``'neck'`` or ``'head'``, see above.
         **kwargs: The rest of ``FpnTeacherDistill``'s arguments (``distiller``, ...).
     """
 
     def __init__(self, architecture: Dict, teacher: Dict, teacher_ckpt: Optional[str] = None,
-                 **kwargs):
+                 teacher_runs: str = 'neck', **kwargs):
+        if teacher_runs not in ('neck', 'head'):
+            raise ValueError(f"teacher_runs must be 'neck' or 'head', got {teacher_runs!r}")
         student_cfg = model_cfg(architecture, 'student')
         teacher_cfg = model_cfg(teacher, 'teacher')
         n_s, n_t = num_classes(student_cfg), num_classes(teacher_cfg)
@@ -73,8 +84,26 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
                 'checkpoint')
         super().__init__(architecture=student_cfg, teacher=teacher_cfg, teacher_ckpt=None,
                          **kwargs)
+        self.teacher_runs = teacher_runs
         if teacher_ckpt is not None:
             self.load_teacher(teacher_ckpt)
+
+    def loss(self, batch_inputs: torch.Tensor,
+             data_samples: Optional[List[BaseDataElement]] = None) -> Dict:
+        """As ``FpnTeacherDistill.loss``, with the teacher's head run when ``teacher_runs`` is
+        ``'head'``."""
+        if self.teacher_runs == 'neck':
+            return super().loss(batch_inputs, data_samples)
+        self.distiller.set_deliveries_override(False)
+        with self.distiller.teacher_recorders, self.distiller.deliveries, torch.no_grad():
+            self.teacher.bbox_head(self.teacher.extract_feat(batch_inputs))
+        self.distiller.set_deliveries_override(True)
+        with self.distiller.student_recorders, self.distiller.deliveries:
+            losses = add_prefix(self.student(batch_inputs, data_samples, mode='loss'),
+                                'student')
+        if not self.distillation_stopped:
+            losses.update(add_prefix(self.distiller.compute_distill_losses(), 'distill'))
+        return losses
 
     def load_teacher(self, path: str) -> None:
         """Load the teacher's weights strictly; say what does not fit."""

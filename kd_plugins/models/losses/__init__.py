@@ -1,7 +1,8 @@
 from .cwd_loss import KDChannelWiseDivergence
-from .ld_loss import KDClassificationKDLoss, KDLocalizationDistillLoss, KDObjectnessKDLoss
+from .ld_loss import (KDClassificationKDLoss, KDDenseLDLoss, KDLocalizationDistillLoss,
+                      KDObjectnessKDLoss)
 
 __all__ = [
     'KDChannelWiseDivergence', 'KDLocalizationDistillLoss', 'KDClassificationKDLoss',
-    'KDObjectnessKDLoss'
+    'KDObjectnessKDLoss', 'KDDenseLDLoss'
 ]

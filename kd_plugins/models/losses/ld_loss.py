@@ -175,3 +175,70 @@ class KDObjectnessKDLoss(nn.Module):
             return self.loss_weight * plain
         kd = F.mse_loss(torch.sigmoid(preds_S), torch.sigmoid(preds_T.detach()))
         return self.loss_weight * (plain + self.epsilon * kd)
+
+
+@MODELS.register_module()
+class KDDenseLDLoss(nn.Module):
+    """LD on a dense head that already predicts edge distributions (YOLOv8's DFL branch), in
+    the KDR and ELR of :func:`kd_plugins.models.task_modules.ld_region_weights`.
+
+    Everything it needs comes from MMRazor recorders of the student's and teacher's head (see
+    ``configs/ld/``): the edge logits of both (``bbox_head.head_module`` outputs, item 2: one
+    (B, HW, 4, n) tensor per level), and the student's assigner call (``bbox_head.assigner``):
+    its inputs give the priors (P, 4) as (x, y, stride_w, stride_h), the padded ground truth
+    (B, G, 4) and its padding flags (B, G, 1); its output ``fg_mask_pre_prior`` (B, P) marks the
+    positives, i.e. the KDR. The ELR are the other priors whose square prior box
+    (``prior_scale`` x stride) overlaps a ground-truth box with IoU >= ``elr_iou_thr``.
+
+    The loss is :class:`KDLocalizationDistillLoss` averaged over the weighted regions of the
+    whole batch.
+
+    Args:
+        temperature (float): T > 0.
+        kdr_weight, elr_weight (float): >= 0, region weights.
+        elr_iou_thr (float): in (0, 1].
+        prior_scale (float): side of the square prior box in strides.
+        loss_weight (float): >= 0.
+    """
+
+    def __init__(self, temperature: float = 10.0, kdr_weight: float = 1.0,
+                 elr_weight: float = 0.5, elr_iou_thr: float = 0.5, prior_scale: float = 5.0,
+                 loss_weight: float = 1.0):
+        super().__init__()
+        self.ld = KDLocalizationDistillLoss(temperature, loss_weight)
+        self.kdr_weight = _check('kdr_weight', kdr_weight, 0.)
+        self.elr_weight = _check('elr_weight', elr_weight, 0.)
+        if not 0 < elr_iou_thr <= 1:
+            raise ValueError(f'elr_iou_thr must be in (0, 1], got {elr_iou_thr}')
+        self.elr_iou_thr = elr_iou_thr
+        if not prior_scale > 0:
+            raise ValueError(f'prior_scale must be > 0, got {prior_scale}')
+        self.prior_scale = prior_scale
+
+    def region_weights(self, priors: Tensor, gt_bboxes: Tensor, pad_flag: Tensor,
+                       fg_mask: Tensor) -> Tensor:
+        """(B, P) weights: ``kdr_weight`` on positives, ``elr_weight`` on ELR, else 0."""
+        from ..task_modules import ld_region_weights, point_prior_boxes
+        boxes = point_prior_boxes(priors[:, :2], priors[:, 2], self.prior_scale)
+        weights = []
+        for b in range(fg_mask.shape[0]):
+            gts = gt_bboxes[b][pad_flag[b, :, 0] > 0]
+            w, _ = ld_region_weights(boxes, gts, fg_mask[b].bool(), self.elr_iou_thr,
+                                     self.kdr_weight, self.elr_weight)
+            weights.append(w)
+        return torch.stack(weights)
+
+    def forward(self, preds_S, preds_T, priors: Tensor, gt_bboxes: Tensor, pad_flag: Tensor,
+                assigned: dict) -> Tensor:
+        dist_s = torch.cat(list(preds_S), dim=1) if isinstance(preds_S, (list, tuple)) \
+            else preds_S
+        dist_t = torch.cat(list(preds_T), dim=1) if isinstance(preds_T, (list, tuple)) \
+            else preds_T
+        fg_mask = assigned['fg_mask_pre_prior']
+        if dist_s.shape[:2] != fg_mask.shape:
+            raise ValueError(f'edge logits cover {tuple(dist_s.shape[:2])} (batch, priors) but '
+                             f'the assigner {tuple(fg_mask.shape)}: record the head_module '
+                             'outputs and the assigner of the same (student) head')
+        with torch.no_grad():
+            weights = self.region_weights(priors, gt_bboxes, pad_flag, fg_mask)
+        return self.ld(dist_s, dist_t, weight=weights.to(dist_s.dtype))
