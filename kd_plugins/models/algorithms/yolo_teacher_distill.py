@@ -3,7 +3,6 @@ import os.path as osp
 from typing import Dict, List, Optional, Union
 
 import torch
-
 from mmengine.config import Config, ConfigDict
 from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 from mmengine.structures import BaseDataElement

@@ -43,8 +43,8 @@ class KDConfigurableDistiller(ConfigurableDistiller):
             raise RuntimeError(
                 f"distillation loss '{loss_name}': {side} recorder '{record['recorder']}' "
                 f"(source '{recorder.source}') recorded nothing in this forward pass: that "
-                'module never runs in forward (the teacher runs backbone and neck only, so '
-                'record the neck outputs, not the head)')
+                'module never runs in forward (by default the teacher runs backbone and neck '
+                "only: record the neck outputs, or set teacher_runs='head' in the algorithm)")
 
     def compute_distill_losses(self):
         losses = dict()
