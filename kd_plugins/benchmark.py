@@ -4,8 +4,8 @@ For a distillation config three phases are timed, interleaved (a, b, c, a, b, c,
 warm-up, each on the same pre-processed batches:
 
 * ``student_step``: the student alone, forward + backward + optimiser step (plain training);
-* ``teacher_forward``: the teacher's forward as the distillation runs it (backbone + neck,
-  ``torch.no_grad``);
+* ``teacher_forward``: the teacher's forward as the distillation runs it (backbone + neck, and
+  the head with ``teacher_runs='head'``; ``torch.no_grad``);
 * ``distill_step``: the whole distillation step (teacher forward, recorders, connectors, losses,
   backward, step).
 
@@ -94,8 +94,11 @@ class Benchmark:
 
     def run_phase(self, phase: str, data: dict) -> None:
         if phase == 'teacher_forward':
+            teacher = self.model.teacher
             with torch.no_grad(), self.optim['distill_step'].optim_context(self.model):
-                self.model.teacher.extract_feat(data['inputs'])
+                feats = teacher.extract_feat(data['inputs'])
+                if getattr(self.model, 'teacher_runs', 'neck') == 'head':
+                    teacher.bbox_head(feats)
             return
         net = self.student if phase == 'student_step' else self.model
         optim = self.optim[phase]
