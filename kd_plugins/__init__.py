@@ -7,6 +7,6 @@ from . import compat
 
 compat.apply_all()
 
-from . import datasets, engine, models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 
 __version__ = '0.1.0'

@@ -64,6 +64,9 @@ def _tiny_config(config, tiny_data, teacher_ckpt, tmp_path):
                     'test_evaluator'):
             cfg[key] = demo[key]
     opts = dict(tiny_options(tiny_data), **{'model.teacher_ckpt': teacher_ckpt})
+    if isinstance(cfg.val_evaluator, list):  # COCO metric first, then others (e.g. P/R)
+        for split in ('val', 'test'):
+            opts[f'{split}_evaluator.0.ann_file'] = opts.pop(f'{split}_evaluator.ann_file')
     if 'pothole' in config:  # one class: train and validate on the circles of the tiny data
         for split in ('train', 'val', 'test'):
             opts[f'{split}_dataloader.dataset.metainfo'] = dict(classes=('circle', ))
@@ -100,6 +103,9 @@ def test_distillation_trains_two_iterations(config, tiny_data, saved_teacher, tm
         assert len(values) == 2 and all(v > 0 for v in values), (name, values)
     assert len(logged(work, 'student.loss_cls')) == 2
     assert 'Epoch(val) [1][1/1]' in out and 'Evaluating bbox' in out
+    if config.startswith('configs/ld/'):  # precision and recall beside COCO mAP
+        assert 'precision/recall at score >= 0.25, IoU >= 0.5' in out
+        assert len(logged(work, 'pr/precision')) == 1 and len(logged(work, 'pr/recall')) == 1
     if 'coco' in config:  # the paper's optimiser (an untrained 80-class model predicts nothing
         # above the score threshold: no mAP is logged)
         assert "type='Adam'" in open(glob.glob(f'{work}/*/vis_data/config.py')[0]).read()

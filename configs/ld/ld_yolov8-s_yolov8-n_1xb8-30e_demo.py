@@ -36,5 +36,12 @@ model = dict(
                 pad_flag=dict(from_student=True, recorder='assign_in', data_idx=5),
                 assigned=dict(from_student=True, recorder='assign_out')))))
 
+# COCO mAP, and precision / recall at a stated score and IoU threshold (the paper's Table 2).
+val_evaluator = [
+    _base_.val_evaluator,
+    dict(type='KDPrecisionRecallMetric', score_thr=0.25, iou_thr=0.5),
+]
+test_evaluator = val_evaluator
+
 # EMA of the student only (the frozen teacher is shared, not copied/averaged).
 _base_.custom_hooks[0].ema_type = 'KDExpMomentumEMA'
