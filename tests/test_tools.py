@@ -109,3 +109,61 @@ def test_kd_table_averages_repeated_runs(tmp_path):
                             'demo mAP@0.5:0.95 range |')
     assert md[2].startswith('| Student | 2 | 0.450 | 0.250 | 0.200-0.300 |')
     assert md[3].startswith('| Other | 1 | 0.100 | 0.050 | 0.050-0.050 |')
+
+
+def _fake_sweep_run(work_dir, config, final, with_pr=True):
+    """A finished run's work dir: 3 validated epochs ending at ``final`` mAP50-95."""
+    from mmengine.config import Config
+    (work_dir / '20260101_000000' / 'vis_data').mkdir(parents=True)
+    lines = []
+    for epoch in (1, 2, 3):
+        lines += [dict(loss=10. / epoch, epoch=epoch, iter=epoch, step=epoch),
+                  dict(loss=8. / epoch, epoch=epoch, iter=epoch, step=epoch)]
+        rec = {'coco/bbox_mAP': final * epoch / 3, 'coco/bbox_mAP_50': 0.1 + final * epoch / 3,
+               'step': epoch}
+        if with_pr:
+            rec.update({'pr/precision': 0.5 + final, 'pr/recall': 0.4 + final})
+        lines.append(rec)
+    (work_dir / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
+        '\n'.join(json.dumps(x) for x in lines) + '\n')
+    Config.fromfile(osp.join(ROOT, config)).dump(str(work_dir / osp.basename(config)))
+
+
+def test_ld_sweep_prints_commands_then_collects_table_and_curves(tmp_path):
+    ld = 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py'
+    base = 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py'
+    root = tmp_path / 'sweep'
+    common = [ld, '--baseline', base, '--temperatures', '10', '25', '--work-root', str(root),
+              '--out', str(tmp_path / 'table')]
+    r = subprocess.run([sys.executable, 'tools/analysis/ld_sweep.py', *common, '--mode',
+                        'print', '--cfg-options', 'randomness.seed=0'], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    cmds = r.stdout.strip().splitlines()
+    assert cmds[0] == (f'python tools/train.py {base} --work-dir {root}/baseline '
+                       '--cfg-options randomness.seed=0')
+    assert cmds[2] == (f'python tools/train.py {ld} --work-dir {root}/T25 --cfg-options '
+                       'randomness.seed=0 model.distiller.distill_losses.loss_ld.temperature=25.0')
+    _fake_sweep_run(root / 'baseline', base, 0.30)
+    _fake_sweep_run(root / 'T10', ld, 0.33)  # T25 has not run: skipped, not invented
+    r = subprocess.run([sys.executable, 'tools/analysis/ld_sweep.py', *common, '--mode',
+                        'collect'], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert 'skipped T=25' in r.stdout
+    md = (tmp_path / 'table.md').read_text().splitlines()
+    assert md[0] == '| run | temperature | mAP50 | mAP50-95 | precision | recall |'
+    assert md[2] == '| baseline | - | 0.400 | 0.300 | 0.800 | 0.700 |'
+    assert md[3] == '| T=10 | 10.000 | 0.430 | 0.330 | 0.830 | 0.730 |'
+    assert len(md) == 4
+    png = tmp_path / 'table_curves.png'
+    assert png.stat().st_size > 10000 and png.read_bytes()[:4] == b'\x89PNG'
+
+
+def test_ld_sweep_refuses_a_config_without_temperature(tmp_path):
+    r = subprocess.run([sys.executable, 'tools/analysis/ld_sweep.py',
+                        'configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py', '--baseline',
+                        'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py', '--temperatures', '2',
+                        '--mode', 'print'], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode != 0
+    assert 'no distillation loss takes a temperature (losses: loss_cwd0, loss_cwd1' in r.stderr

@@ -1,0 +1,171 @@
+"""Temperature sweep for a distillation config: run (or print) one training per temperature plus
+the baseline, then collect the paper's Table 2 and the training curves.
+
+    python tools/analysis/ld_sweep.py CONFIG --baseline BASELINE_CONFIG \
+        --temperatures 25 30 35 40 45 [--work-root work_dirs/ld_sweep] \
+        [--mode run|print|collect] [--out results/ld_sweep] [--cfg-options k=v ...]
+
+--mode print   prints the training commands (for a cluster) and stops;
+--mode run     runs the missing ones here, one after the other, then collects (default);
+--mode collect only collects existing work dirs.
+
+The temperature is set on every distillation loss of CONFIG that has a ``temperature``
+argument (``model.distiller.distill_losses.<name>.temperature=T``). Work dirs:
+<work-root>/baseline and <work-root>/T<t>. Outputs: <out>.md and <out>.csv (run, temperature,
+mAP50, mAP50-95, precision, recall; baseline first; precision and recall when the config logs
+``pr/precision`` and ``pr/recall``) and <out>_curves.png (validation mAP50-95 and mAP50 vs epoch,
+training loss vs epoch, one line per run).
+"""
+import argparse
+import inspect
+import os
+import os.path as osp
+import shlex
+import subprocess
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Temperature sweep: Table 2 and curves')
+    parser.add_argument('config', help='the distillation config')
+    parser.add_argument('--baseline', required=True, help='the baseline student config')
+    parser.add_argument('--temperatures', type=float, nargs='+', required=True)
+    parser.add_argument('--work-root', default='work_dirs/ld_sweep')
+    parser.add_argument('--mode', choices=['run', 'print', 'collect'], default='run')
+    parser.add_argument('--out', default='results/ld_sweep', help='output prefix')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='extra key=value options for every run (baseline included)')
+    args = parser.parse_args(argv)
+    if any(t <= 0 for t in args.temperatures):
+        parser.error(f'temperatures must be > 0, got {args.temperatures}')
+    return args
+
+
+def _fmt_t(t: float) -> str:
+    return f'{t:g}'
+
+
+def temperature_options(config: str, t: float):
+    """``--cfg-options`` that set temperature ``t`` on every loss of ``config`` that has one."""
+    from mmengine.config import Config
+    from mmrazor.registry import MODELS
+
+    import kd_plugins  # noqa: F401  (registers the losses)
+    cfg = Config.fromfile(config)
+    losses = cfg.model.get('distiller', {}).get('distill_losses', {})
+    names = []
+    for name, loss in losses.items():
+        cls = MODELS.get(loss['type'])
+        if cls is not None and 'temperature' in inspect.signature(cls.__init__).parameters:
+            names.append(name)
+    if not names:
+        raise ValueError(f'{config}: no distillation loss takes a temperature '
+                         f'(losses: {", ".join(losses) or "none"})')
+    return [f'model.distiller.distill_losses.{n}.temperature={t}' for n in names]
+
+
+def plan(args):
+    """(label, temperature or None, work dir, command) per run, baseline first."""
+    runs = [('baseline', None, osp.join(args.work_root, 'baseline'),
+             ['tools/train.py', args.baseline])]
+    for t in args.temperatures:
+        runs.append((f'T={_fmt_t(t)}', t, osp.join(args.work_root, f'T{_fmt_t(t)}'),
+                     ['tools/train.py', args.config]))
+    out = []
+    for label, t, work_dir, cmd in runs:
+        opts = list(args.cfg_options) + (temperature_options(args.config, t) if t else [])
+        cmd = [*cmd, '--work-dir', work_dir] + (['--cfg-options', *opts] if opts else [])
+        out.append((label, t, work_dir, cmd))
+    return out
+
+
+def _done(work_dir: str) -> bool:
+    from kd_plugins.analysis import last_metrics
+    try:
+        last_metrics(work_dir)
+        return True
+    except (FileNotFoundError, KeyError):
+        return False
+
+
+def collect(runs, out_prefix: str):
+    """Table 2 (markdown + CSV) and the curves PNG from the runs' work dirs."""
+    from kd_plugins.analysis import scalar_log, write_table
+    rows, curves = [], {}
+    for label, t, work_dir, _ in runs:
+        if not _done(work_dir):
+            print(f'skipped {label}: no finished run in {work_dir}')
+            continue
+        log = scalar_log(work_dir)
+        last = {}
+        for rec in log:
+            last.update(rec)
+        rows.append({'run': label, 'temperature': t, 'mAP50': last['coco/bbox_mAP_50'],
+                     'mAP50-95': last['coco/bbox_mAP'],
+                     'precision': last.get('pr/precision'), 'recall': last.get('pr/recall')})
+        val = [(r['step'], r['coco/bbox_mAP'], r['coco/bbox_mAP_50']) for r in log
+               if 'coco/bbox_mAP' in r]
+        loss = {}
+        for r in log:
+            if 'loss' in r and 'epoch' in r:
+                loss.setdefault(r['epoch'], []).append(r['loss'])
+        curves[label] = (val, sorted((e, sum(v) / len(v)) for e, v in loss.items()))
+    if not rows:
+        raise SystemExit('no finished run to collect')
+    os.makedirs(osp.dirname(osp.abspath(out_prefix)), exist_ok=True)
+    table = write_table(rows, out_prefix)
+    _plot(curves, out_prefix + '_curves.png')
+    print(table)
+    print(f'written: {out_prefix}.md, {out_prefix}.csv, {out_prefix}_curves.png')
+    return rows
+
+
+def _plot(curves, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for label, (val, loss) in curves.items():
+        style = dict(label=label, linewidth=2.2 if label == 'baseline' else 1.4,
+                     linestyle='--' if label == 'baseline' else '-', marker='o', markersize=3)
+        if val:
+            epochs = [v[0] for v in val]
+            axes[0].plot(epochs, [v[1] for v in val], **style)
+            axes[1].plot(epochs, [v[2] for v in val], **style)
+        if loss:
+            axes[2].plot([x[0] for x in loss], [x[1] for x in loss], **style)
+    for ax, title, ylabel in zip(axes, ('validation mAP50-95', 'validation mAP50',
+                                        'training loss (mean per epoch)'),
+                                 ('mAP50-95', 'mAP50', 'loss')):
+        ax.set_title(title)
+        ax.set_xlabel('epoch')
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    runs = plan(args)
+    if args.mode == 'print':
+        for _, _, _, cmd in runs:
+            print(' '.join(shlex.quote(c) for c in ['python', *cmd]))
+        return runs
+    if args.mode == 'run':
+        for k, (label, _, work_dir, cmd) in enumerate(runs):
+            if _done(work_dir):
+                print(f'[{k + 1}/{len(runs)}] {label}: done already ({work_dir})')
+                continue
+            print(f'[{k + 1}/{len(runs)}] {label}: ' + ' '.join(cmd), flush=True)
+            subprocess.run([sys.executable, *cmd], cwd=ROOT, check=True)
+    return collect(runs, args.out)
+
+
+if __name__ == '__main__':
+    main()
