@@ -214,3 +214,31 @@ def test_dense_ld_loss_weights_regions_from_the_assigner_call():
     assert got.item() == pytest.approx(expected.item(), rel=1e-6)
     with pytest.raises(ValueError, match='record the head_module outputs and the assigner'):
         loss(s[:, :3], t[:, :3], priors, gt, pad, dict(fg_mask_pre_prior=fg))
+
+
+def test_draw_ld_regions_on_tiny_data(tiny_data, tmp_path):
+    import subprocess
+    import sys
+
+    from mmengine.config import Config
+
+    from conftest import ROOT, options_argv, tiny_options
+    config = 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py'
+    opts = {k: v for k, v in tiny_options(tiny_data).items() if 'dataloader.dataset' in k}
+    sys.path.insert(0, f'{ROOT}/tools/analysis')
+    from draw_ld_regions import region_maps
+    cfg = Config.fromfile(f'{ROOT}/{config}')
+    cfg.merge_from_dict(opts)
+    rgb, boxes, maps, loss = region_maps(cfg, index=0)
+    assert rgb.shape == (256, 256, 3) and len(boxes) > 0
+    assert [s for s, _ in maps] == [8, 16, 32]
+    assert [tuple(m.shape) for _, m in maps] == [(32, 32), (16, 16), (8, 8)]
+    weights = torch.cat([m.flatten() for _, m in maps])
+    assert set(weights.unique().tolist()) <= {0., 0.5, 1.}
+    assert (weights == 1.).sum() > 0  # the student's positives for these boxes
+    out = tmp_path / 'regions.png'
+    r = subprocess.run([sys.executable, f'{ROOT}/tools/analysis/draw_ld_regions.py', config,
+                        '--out', str(out), '--cfg-options', *options_argv(opts)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert out.read_bytes()[:4] == b'\x89PNG' and out.stat().st_size > 20000

@@ -23,7 +23,7 @@ model = dict(
         teacher_recorders=dict(head=dict(type='ModuleOutputs', source='bbox_head.head_module')),
         distill_losses=dict(
             loss_ld=dict(type='KDDenseLDLoss', temperature=10.0, kdr_weight=1.0,
-                         elr_weight=0.5, elr_iou_thr=0.5, prior_scale=5.0, loss_weight=1.0)),
+                         elr_weight=0.5, elr_iou_thr=0.3, prior_scale=4.0, loss_weight=1.0)),
         loss_forward_mappings=dict(
             loss_ld=dict(
                 # head_module outputs (cls, bbox, edge logits): item 2, one tensor per level

@@ -196,13 +196,15 @@ class KDDenseLDLoss(nn.Module):
     Args:
         temperature (float): T > 0.
         kdr_weight, elr_weight (float): >= 0, region weights.
-        elr_iou_thr (float): in (0, 1].
-        prior_scale (float): side of the square prior box in strides.
+        elr_iou_thr (float): in (0, 1]. Defaults to 0.3.
+        prior_scale (float): side of the square prior box in strides. Defaults to 4: with 0.3,
+            an object about the prior's size is ELR at the neighbouring locations of its
+            positives (drawn by tools/analysis/draw_ld_regions.py).
         loss_weight (float): >= 0.
     """
 
     def __init__(self, temperature: float = 10.0, kdr_weight: float = 1.0,
-                 elr_weight: float = 0.5, elr_iou_thr: float = 0.5, prior_scale: float = 5.0,
+                 elr_weight: float = 0.5, elr_iou_thr: float = 0.3, prior_scale: float = 4.0,
                  loss_weight: float = 1.0):
         super().__init__()
         self.ld = KDLocalizationDistillLoss(temperature, loss_weight)
