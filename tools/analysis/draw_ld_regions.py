@@ -7,9 +7,10 @@ over an image, one panel per feature-map level (the paper's Figure 2), as PNG.
 The image is sample --index of the config's --split dataset, through its test pipeline (no
 augmentation). Regions come from the student's own assignment for that image, exactly as during
 training: the student's loss runs once with the distiller's recorders, and the LD loss's
-``region_weights`` turns the recorded assigner call into weights (KDR red, ELR cyan, opacity =
-weight; ground truth in white). --checkpoint loads trained weights (a distillation checkpoint or the student's);
-without it the student is untrained and its assignment reflects only the box geometry.
+``region_weights`` turns the recorded assigner call into weights (KDR red, ELR cyan,
+opacity = weight; ground truth in white). --checkpoint loads trained weights (a distillation
+checkpoint or the student's); without it the student is untrained and its assignment reflects
+only the box geometry.
 """
 import argparse
 import os
