@@ -1,6 +1,8 @@
 """Distillation configs train on tiny data; the teacher and the wiring are checked first."""
 import glob
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -8,7 +10,7 @@ from mmengine.config import Config
 from mmrazor.registry import MODELS
 from torch import nn
 
-from conftest import ROOT, tiny_options
+from conftest import ROOT, options_argv, tiny_options
 from test_train import logged, run_tool
 
 CWD = 'configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py'
@@ -306,3 +308,39 @@ def test_ld_teacher_runs_its_head_without_gradients(teacher_ckpt, tiny_data):
     assert recorded['fg_mask_pre_prior'].any()
     with pytest.raises(ValueError, match="teacher_runs must be 'neck' or 'head', got 'all'"):
         MODELS.build(dict(cfg.model, teacher_ckpt=None, teacher_runs='all'))
+
+
+def test_non_finite_loss_stops_training_before_the_step(tmp_path, tiny_data):
+    # A teacher with a NaN weight makes the distillation loss NaN at the first iteration.
+    nan_teacher = tmp_path / 'nan_teacher.pth'
+    model = _save_model(TEACHER, nan_teacher)
+    state = model.state_dict()
+    state['backbone.stem.conv.weight'][0, 0, 0, 0] = float('nan')
+    from mmengine.runner import save_checkpoint
+    save_checkpoint(dict(state_dict=state, meta=dict()), str(nan_teacher))
+    work = tmp_path / 'work'
+    opts = dict(tiny_options(tiny_data), **{'model.teacher_ckpt': str(nan_teacher)})
+    r = subprocess.run([sys.executable, 'tools/train.py', CWD, '--work-dir', str(work),
+                        '--cfg-options', *options_argv(opts)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode != 0
+    assert ('NonFiniteLossError: loss distill.loss_cwd0 is [nan] at iteration 1 (epoch 1): '
+            'training stopped before this step, no checkpoint written after it. Last '
+            'checkpoint: none yet.') in r.stderr
+    assert not glob.glob(str(work / '*.pth'))
+
+
+def test_non_finite_loss_names_the_last_checkpoint():
+    from mmengine.logging import MessageHub
+
+    from kd_plugins.models.algorithms.yolo_teacher_distill import (NonFiniteLossError,
+                                                                   _stop_if_not_finite)
+    hub = MessageHub.get_instance('kd_nan_test')
+    hub.update_info('iter', 41)
+    hub.update_info('epoch', 3)
+    hub.update_info('last_ckpt', 'work_dirs/x/epoch_3.pth')
+    ok = {'student.loss_cls': torch.tensor(1.), 'distill.loss_cwd0': torch.tensor(0.5)}
+    _stop_if_not_finite(ok)
+    with pytest.raises(NonFiniteLossError, match=r'loss distill.loss_cwd1 is \[inf\] at '
+                       r'iteration 42 \(epoch 4\).*Last checkpoint: work_dirs/x/epoch_3.pth'):
+        _stop_if_not_finite(dict(ok, **{'distill.loss_cwd1': torch.tensor(float('inf'))}))

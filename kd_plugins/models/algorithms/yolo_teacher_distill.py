@@ -37,6 +37,29 @@ def num_classes(model: ConfigDict) -> Optional[int]:
     return head.get('head_module', {}).get('num_classes', head.get('num_classes'))
 
 
+class NonFiniteLossError(RuntimeError):
+    """A training loss became NaN or infinite."""
+
+
+def _stop_if_not_finite(losses: Dict) -> None:
+    from mmengine.logging import MessageHub
+    for name, value in losses.items():
+        if 'loss' not in name:
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if all(torch.isfinite(torch.as_tensor(v)).all() for v in values):
+            continue
+        hub = MessageHub.get_current_instance()
+        it, epoch = hub.get_info('iter'), hub.get_info('epoch')
+        where = f'at iteration {it + 1} (epoch {epoch + 1})' if it is not None else ''
+        last = hub.get_info('last_ckpt')
+        raise NonFiniteLossError(
+            f'loss {name} is {[float(torch.as_tensor(v).detach().float().sum()) for v in values]}'
+            f' {where}: training stopped before this step, no checkpoint written after it. '
+            f'Last checkpoint: {last or "none yet"}. Check the learning rate, the loss weights '
+            'and the teacher checkpoint (a NaN teacher gives NaN distillation losses).')
+
+
 @MODELS.register_module()
 class KDYOLOTeacherDistill(FpnTeacherDistill):
     """``FpnTeacherDistill`` (the teacher runs backbone + neck only, without gradients) for
@@ -49,6 +72,9 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     ``architecture`` and ``teacher`` take a model dict or ``dict(cfg_path=...)`` with a local
     config path or a ``mmyolo::`` path. The teacher is frozen and its BatchNorm layers stay in
     eval mode (MMRazor's ``teacher_trainable=False``, ``teacher_norm_eval=True``).
+
+    Every loss of an iteration is checked: a NaN or infinite value stops training at once with
+    the loss's name, the iteration and the last checkpoint written (none is written after it).
 
     ``teacher_runs='neck'`` (default) runs the teacher's backbone and neck only, enough for
     feature distillation (CWD). ``'head'`` also runs its head's forward (no loss, no
@@ -90,7 +116,12 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     def loss(self, batch_inputs: torch.Tensor,
              data_samples: Optional[List[BaseDataElement]] = None) -> Dict:
         """As ``FpnTeacherDistill.loss``, with the teacher's head run when ``teacher_runs`` is
-        ``'head'``."""
+        ``'head'``, and every loss checked for NaN / infinity."""
+        losses = self._losses(batch_inputs, data_samples)
+        _stop_if_not_finite(losses)
+        return losses
+
+    def _losses(self, batch_inputs, data_samples):
         if self.teacher_runs == 'neck':
             return super().loss(batch_inputs, data_samples)
         self.distiller.set_deliveries_override(False)
