@@ -53,7 +53,8 @@ def region_maps(cfg, index=0, split='val', checkpoint=None):
     with DefaultScope.overwrite_default_scope('mmyolo'):
         algorithm = MODELS.build(dict(cfg.model, teacher_ckpt=None))
         if checkpoint:
-            state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+            from kd_plugins.compat.checkpoint import safe_torch_load
+            state = safe_torch_load(checkpoint, map_location='cpu')
             state = state.get('state_dict', state)
             if any(k.startswith('architecture.') for k in state):
                 load_checkpoint(algorithm, checkpoint, map_location='cpu', strict=False)
