@@ -113,7 +113,7 @@ def main(argv=None):
             return None
         result = bench.run(args.iters, args.warmup, log=lambda m: print_log(m, logger='current'))
     if args.device == 'cpu' and not args.no_memory:
-        child_argv = [a for a in (argv if argv is not None else sys.argv[1:])]
+        child_argv = list(argv if argv is not None else sys.argv[1:])
         for phase in result:
             print_log(f'peak memory of {phase}: a child process runs it alone',
                       logger='current')
