@@ -63,6 +63,7 @@ class KDLocalizationDistillLoss(nn.Module):
     Args:
         temperature (float): T > 0. Defaults to 10.
         loss_weight (float): >= 0. Defaults to 1.0.
+        num_bins (int, optional): n, when the inputs come flat as (..., E * n).
 
     Inputs of ``forward``: ``preds_S``, ``preds_T`` of shape (..., E, n) (or (..., E * n) with
     ``num_bins`` given); ``weight`` of shape (...) per location; the teacher is detached.
