@@ -94,11 +94,11 @@ class Benchmark:
 
     def run_phase(self, phase: str, data: dict) -> None:
         if phase == 'teacher_forward':
-            teacher = self.model.teacher
             with torch.no_grad(), self.optim['distill_step'].optim_context(self.model):
-                feats = teacher.extract_feat(data['inputs'])
-                if getattr(self.model, 'teacher_runs', 'neck') == 'head':
-                    teacher.bbox_head(feats)
+                if hasattr(self.model, 'teacher_forward'):  # KDYOLOTeacherDistill
+                    self.model.teacher_forward(data['inputs'])
+                else:  # MMRazor's FpnTeacherDistill: backbone + neck
+                    self.model.teacher.extract_feat(data['inputs'])
             return
         net = self.student if phase == 'student_step' else self.model
         optim = self.optim[phase]

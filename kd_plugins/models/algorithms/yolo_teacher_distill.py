@@ -121,12 +121,18 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         _stop_if_not_finite(losses)
         return losses
 
+    def teacher_forward(self, batch_inputs: torch.Tensor):
+        """The teacher's part of a training step: backbone + neck, and the head's forward with
+        ``teacher_runs='head'`` (callers add ``torch.no_grad`` and the recorders)."""
+        feats = self.teacher.extract_feat(batch_inputs)
+        return self.teacher.bbox_head(feats) if self.teacher_runs == 'head' else feats
+
     def _losses(self, batch_inputs, data_samples):
         if self.teacher_runs == 'neck':
             return super().loss(batch_inputs, data_samples)
         self.distiller.set_deliveries_override(False)
         with self.distiller.teacher_recorders, self.distiller.deliveries, torch.no_grad():
-            self.teacher.bbox_head(self.teacher.extract_feat(batch_inputs))
+            self.teacher_forward(batch_inputs)
         self.distiller.set_deliveries_override(True)
         with self.distiller.student_recorders, self.distiller.deliveries:
             losses = add_prefix(self.student(batch_inputs, data_samples, mode='loss'),
