@@ -2,7 +2,8 @@
 # YOLOv8-N student with MMYOLO's YOLOv8-N recipe (8 GPUs x 16 images, 500 epochs).
 #   bash tools/dist_train.sh configs/ld/ld_yolov8-l_yolov8-n_8xb16-500e_coco.py 8
 # Temperature sweep: tools/analysis/ld_sweep.py (docs/ld.md).
-_base_ = ['../yolov8/yolov8_n_syncbn_fast_8xb16-500e_coco.py', './_base_/ld_yolov8_head.py']
+_base_ = ['../yolov8/yolov8_n_syncbn_fast_8xb16-500e_coco.py', './_base_/ld_yolov8_head.py',
+           './_base_/pr_metric.py']
 
 model = dict(
     _delete_=True,

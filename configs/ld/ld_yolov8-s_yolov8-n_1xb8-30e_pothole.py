@@ -2,7 +2,8 @@
 # teacher are the dataset's own configs; everything else is the demo recipe.
 # 1. Train the teacher: python tools/train.py configs/yolov8/yolov8_s_fast_1xb8-30e_pothole.py
 # 2. Distil: python tools/train.py configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_pothole.py
-_base_ = ['../yolov8/yolov8_n_fast_1xb8-30e_pothole.py', './_base_/ld_yolov8_head.py']
+_base_ = ['../yolov8/yolov8_n_fast_1xb8-30e_pothole.py', './_base_/ld_yolov8_head.py',
+           './_base_/pr_metric.py']
 
 model = dict(
     _delete_=True,

@@ -23,7 +23,3 @@ ld_distiller = dict(
             gt_bboxes=dict(from_student=True, recorder='assign_in', data_idx=4),
             pad_flag=dict(from_student=True, recorder='assign_in', data_idx=5),
             assigned=dict(from_student=True, recorder='assign_out'))))
-
-# COCO mAP, and precision / recall at a stated score and IoU threshold (the paper's Table 2);
-# a config inheriting this base sets: val_evaluator = [_base_.val_evaluator, ld_pr_metric]
-ld_pr_metric = dict(type='KDPrecisionRecallMetric', score_thr=0.25, iou_thr=0.5)

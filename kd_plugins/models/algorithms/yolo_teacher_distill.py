@@ -110,8 +110,28 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         super().__init__(architecture=student_cfg, teacher=teacher_cfg, teacher_ckpt=None,
                          **kwargs)
         self.teacher_runs = teacher_runs
+        self._bind_losses_to_student()
         if teacher_ckpt is not None:
             self.load_teacher(teacher_ckpt)
+
+    def _bind_losses_to_student(self) -> None:
+        """Distillation losses that need the student head's settings (``bind_student_head``:
+        anchors, strides, ...) get them; losses with ``student_loss_scales`` (e.g. the
+        classification KD's ``1 - gamma`` on the label loss) scale the student head's own
+        loss weights, once, here."""
+        from mmengine.logging import print_log
+        head = getattr(self.student, 'bbox_head', None)
+        for name, loss in self.distiller.distill_losses.items():
+            if hasattr(loss, 'bind_student_head'):
+                loss.bind_student_head(head)
+            for target, scale in getattr(loss, 'student_loss_scales', {}).items():
+                own = getattr(head, target, None)
+                if not hasattr(own, 'loss_weight'):
+                    raise ValueError(f"distillation loss '{name}' scales the student head's "
+                                     f"'{target}', which it does not have")
+                own.loss_weight = own.loss_weight * scale
+                print_log(f"{name}: the student's own {target} weight x {scale:g} -> "
+                          f'{own.loss_weight:g}', logger='current')
 
     def loss(self, batch_inputs: torch.Tensor,
              data_samples: Optional[List[BaseDataElement]] = None) -> Dict:

@@ -13,7 +13,7 @@ weights them (its Figure 2) without a formula. This project reads them as LD's t
 Prior boxes are the anchors for YOLOv5; for anchor-free heads (YOLOv8) :func:`point_prior_boxes`
 makes a square of ``scale * stride`` around each point (LD uses 8 x stride with GFL).
 """
-from typing import Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -62,3 +62,66 @@ def ld_region_weights(priors: Tensor, gt_bboxes: Tensor, positive: Tensor,
     weights[region == KDR] = kdr_weight
     weights[region == ELR] = elr_weight
     return weights, region
+
+
+def gt_table(batch_gt_instances) -> Tensor:
+    """Ground truth of a batch as an (N, 6) table (image index, label, x1, y1, x2, y2), from
+    MMYOLO's fast format (already a table) or a list of ``InstanceData`` per image."""
+    if isinstance(batch_gt_instances, Tensor):
+        return batch_gt_instances
+    rows = [torch.cat([inst.bboxes.new_full((len(inst), 1), i),
+                       inst.labels[:, None].to(inst.bboxes.dtype), inst.bboxes], dim=1)
+            for i, inst in enumerate(batch_gt_instances)]
+    return torch.cat(rows) if rows else torch.zeros((0, 6))
+
+
+def yolov5_positive_masks(gt: Tensor, batch_size: int, featmap_sizes: Sequence[Tuple[int, int]],
+                          strides: Sequence[int], base_sizes: Sequence[Sequence[Tuple[int, int]]],
+                          prior_match_thr: float = 4.0,
+                          near_neighbor_thr: float = 0.5) -> List[Tensor]:
+    """The (anchor, cell) pairs YOLOv5's assignment makes positive, per level (B, A, H, W) bool.
+
+    YOLOv5's rule (MMYOLO ``YOLOv5Head.loss_by_feat``): a box matches an anchor of a level when
+    neither side ratio box/anchor nor anchor/box reaches ``prior_match_thr``; the matched anchor
+    is positive in the cell holding the box centre and in the neighbouring cell left / up /
+    right / down when the centre lies within ``near_neighbor_thr`` of that side (and the
+    neighbour exists). ``gt`` is the (N, 6) table of :func:`gt_table` in input pixels.
+    """
+    masks = []
+    for (h, w), stride, sizes in zip(featmap_sizes, strides, base_sizes):
+        mask = torch.zeros((batch_size, len(sizes), h, w), dtype=torch.bool, device=gt.device)
+        masks.append(mask)
+        if not len(gt):
+            continue
+        boxes = gt[:, 2:6].float() / stride
+        c = (boxes[:, :2] + boxes[:, 2:]) / 2
+        wh = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1e-9)
+        anchors = torch.tensor(sizes, dtype=torch.float, device=gt.device) / stride  # (A, 2)
+        ratio = wh[None] / anchors[:, None]
+        match = torch.max(ratio, 1 / ratio).amax(-1) < prior_match_thr  # (A, N)
+        size = c.new_tensor([w, h])
+        near_low = (c % 1 < near_neighbor_thr) & (c > 1)
+        near_high = ((size - c) % 1 < near_neighbor_thr) & ((size - c) > 1)
+        shifts = [(torch.ones_like(near_low[:, 0]), c.new_tensor([0., 0.])),
+                  (near_low[:, 0], c.new_tensor([-1., 0.])),
+                  (near_low[:, 1], c.new_tensor([0., -1.])),
+                  (near_high[:, 0], c.new_tensor([1., 0.])),
+                  (near_high[:, 1], c.new_tensor([0., 1.]))]
+        img = gt[:, 0].long()
+        for use, shift in shifts:
+            cell = (c + shift * near_neighbor_thr).long()
+            gx, gy = cell[:, 0].clamp(0, w - 1), cell[:, 1].clamp(0, h - 1)
+            a_idx, n_idx = torch.nonzero(match & use[None], as_tuple=True)
+            mask[img[n_idx], a_idx, gy[n_idx], gx[n_idx]] = True
+    return masks
+
+
+def anchor_boxes(featmap_size: Tuple[int, int], stride: int,
+                 sizes: Sequence[Tuple[int, int]], device=None) -> Tensor:
+    """YOLOv5's anchor boxes of one level as (A, H, W, 4) xyxy pixels, centred on the cells."""
+    h, w = featmap_size
+    ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device),
+                            indexing='ij')
+    centre = (torch.stack([xs, ys], -1).float() + 0.5) * stride  # (H, W, 2)
+    half = torch.tensor(sizes, dtype=torch.float, device=device)[:, None, None] / 2
+    return torch.cat([centre[None] - half, centre[None] + half], dim=-1)
