@@ -216,14 +216,15 @@ def test_dense_ld_loss_weights_regions_from_the_assigner_call():
         loss(s[:, :3], t[:, :3], priors, gt, pad, dict(fg_mask_pre_prior=fg))
 
 
-def test_draw_ld_regions_on_tiny_data(tiny_data, tmp_path):
+@pytest.mark.parametrize('config', ['configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py',
+                                    'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py'])
+def test_draw_ld_regions_on_tiny_data(config, tiny_data, tmp_path):
     import subprocess
     import sys
 
     from mmengine.config import Config
 
     from conftest import ROOT, options_argv, tiny_options
-    config = 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py'
     opts = {k: v for k, v in tiny_options(tiny_data).items() if 'dataloader.dataset' in k}
     sys.path.insert(0, f'{ROOT}/tools/analysis')
     from draw_ld_regions import region_maps
@@ -236,6 +237,13 @@ def test_draw_ld_regions_on_tiny_data(tiny_data, tmp_path):
     weights = torch.cat([m.flatten() for _, m in maps])
     assert set(weights.unique().tolist()) <= {0., 0.5, 1.}
     assert (weights == 1.).sum() > 0  # the student's positives for these boxes
+    if 'yolov5' in config:  # KDR cells: YOLOv5's positives of any anchor for these boxes
+        from kd_plugins.models.task_modules import yolov5_positive_masks
+        gt = torch.cat([torch.zeros(len(boxes), 2), torch.as_tensor(boxes)], 1)
+        pos = yolov5_positive_masks(gt, 1, [(32, 32), (16, 16), (8, 8)], [8, 16, 32],
+                                    loss.regions.base_sizes)
+        for (_, m), p in zip(maps, pos):
+            assert torch.equal(m == 1., p[0].any(0))
     out = tmp_path / 'regions.png'
     r = subprocess.run([sys.executable, f'{ROOT}/tools/analysis/draw_ld_regions.py', config,
                         '--out', str(out), '--cfg-options', *options_argv(opts)], cwd=ROOT,

@@ -7,8 +7,9 @@ over an image, one panel per feature-map level (the paper's Figure 2), as PNG.
 The image is sample --index of the config's --split dataset, through its test pipeline (no
 augmentation). Regions come from the student's own assignment for that image, exactly as during
 training: the student's loss runs once with the distiller's recorders, and the LD loss's
-``region_weights`` turns the recorded assigner call into weights (KDR red, ELR cyan,
-opacity = weight; ground truth in white). --checkpoint loads trained weights (a distillation
+``region_weights`` turns the recorded assigner call into weights (YOLOv8), or the YOLOv5 LD
+loss turns the recorded ground truth into YOLOv5's positives and anchor overlaps (a cell shows
+the largest weight of its anchors). KDR red, ELR cyan, opacity = weight; ground truth in white. --checkpoint loads trained weights (a distillation
 checkpoint or the student's); without it the student is untrained and its assignment reflects
 only the box geometry.
 """
@@ -35,10 +36,20 @@ def parse_args(argv=None):
 
 def _region_loss(distiller):
     for name, loss in distiller.distill_losses.items():
-        if hasattr(loss, 'region_weights'):
+        if hasattr(loss, 'region_weights') or hasattr(getattr(loss, 'regions', None), 'weights'):
             return name, loss
-    raise ValueError('this config has no region-weighted LD loss (e.g. KDDenseLDLoss): '
-                     f'its losses are {", ".join(distiller.distill_losses)}')
+    raise ValueError('this config has no region-weighted LD loss (KDDenseLDLoss, '
+                     f'KDYOLOv5LDLoss): its losses are {", ".join(distiller.distill_losses)}')
+
+
+def region_settings(loss) -> dict:
+    """KDR / ELR weights, the ELR threshold and the prior box of a region-weighted LD loss."""
+    if hasattr(loss, 'regions'):  # YOLOv5: anchors
+        r = loss.regions
+        return dict(kdr_weight=r.kdr_weight, elr_weight=r.elr_weight,
+                    elr_iou_thr=r.elr_iou_thr, prior='anchor box (max over the anchors)')
+    return dict(kdr_weight=loss.kdr_weight, elr_weight=loss.elr_weight,
+                elr_iou_thr=loss.elr_iou_thr, prior=f'{loss.prior_scale:g}-stride prior box')
 
 
 def region_maps(cfg, index=0, split='val', checkpoint=None):
@@ -82,16 +93,21 @@ def region_maps(cfg, index=0, split='val', checkpoint=None):
     with torch.no_grad(), distiller.student_recorders:
         algorithm.student(**data, mode='loss')
     mapping = distiller.loss_forward_mappings[name]
-    rec = {k: distiller.get_record(**r) for k, r in mapping.items() if r.get('from_student')
-           and k != 'preds_S'}
-    weights = loss.region_weights(rec['priors'], rec['gt_bboxes'], rec['pad_flag'],
-                                  rec['assigned']['fg_mask_pre_prior'])[0]
-    priors = rec['priors']
+    rec = {k: distiller.get_record(**r) for k, r in mapping.items() if r.get('from_student')}
     h, w = img.shape[1:]
     maps = []
-    for stride in torch.unique(priors[:, 2]).tolist():
-        sel = priors[:, 2] == stride
-        maps.append((int(stride), weights[sel].reshape(round(h / stride), round(w / stride))))
+    if hasattr(loss, 'regions'):  # YOLOv5: (1, A, H, W) per level; a cell shows its anchors' max
+        sizes = [tuple(p.shape[2:]) for p in rec['preds_S']]
+        for stride, wl in zip(loss.regions.strides,
+                              loss.regions.weights(rec['gt'], 1, sizes)):
+            maps.append((int(stride), wl[0].amax(0)))
+    else:
+        weights = loss.region_weights(rec['priors'], rec['gt_bboxes'], rec['pad_flag'],
+                                      rec['assigned']['fg_mask_pre_prior'])[0]
+        priors = rec['priors']
+        for stride in torch.unique(priors[:, 2]).tolist():
+            sel = priors[:, 2] == stride
+            maps.append((int(stride), weights[sel].reshape(round(h / stride), round(w / stride))))
     rgb = img.flip(0).permute(1, 2, 0).numpy()
     return rgb, boxes.numpy(), maps, loss
 
@@ -103,23 +119,24 @@ def draw(rgb, boxes, maps, loss, path, title=''):
     import numpy as np
     from matplotlib.patches import Rectangle
     h, w = rgb.shape[:2]
+    k_w, e_w = region_settings(loss)['kdr_weight'], region_settings(loss)['elr_weight']
     fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 4.6))
     axes = np.atleast_1d(axes)
     for ax, (stride, wmap) in zip(axes, maps):
         wmap = wmap.numpy()
         overlay = np.zeros((*wmap.shape, 4))
-        kdr = np.isclose(wmap, loss.kdr_weight) & (wmap > 0)
+        kdr = np.isclose(wmap, k_w) & (wmap > 0)
         elr = (wmap > 0) & ~kdr
         overlay[kdr] = (1., 0.1, 0.1, 0.)
         overlay[elr] = (0., 1., 1., 0.)
-        overlay[..., 3] = 0.75 * wmap / max(loss.kdr_weight, loss.elr_weight, 1e-9)
+        overlay[..., 3] = 0.75 * wmap / max(k_w, e_w, 1e-9)
         ax.imshow(rgb)
         ax.imshow(overlay, extent=(0, w, h, 0), interpolation='nearest')
         for x1, y1, x2, y2 in boxes:
             ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, color='white',
                                    linewidth=1.2))
-        ax.set_title(f'stride {stride}: KDR {int(kdr.sum())} (w {loss.kdr_weight:g}, red), '
-                     f'ELR {int(elr.sum())} (w {loss.elr_weight:g}, cyan)', fontsize=8)
+        ax.set_title(f'stride {stride}: KDR {int(kdr.sum())} (w {k_w:g}, red), '
+                     f'ELR {int(elr.sum())} (w {e_w:g}, cyan)', fontsize=8)
         ax.axis('off')
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -135,9 +152,10 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     rgb, boxes, maps, loss = region_maps(cfg, args.index, args.split, args.checkpoint)
+    info = region_settings(loss)
     title = (f'{osp.basename(args.config)} - {args.split}[{args.index}]: '
-             f'{len(boxes)} ground-truth boxes (white); ELR IoU >= {loss.elr_iou_thr:g} '
-             f'with a {loss.prior_scale:g}-stride prior box')
+             f'{len(boxes)} ground-truth boxes (white); ELR IoU >= {info["elr_iou_thr"]:g} '
+             f'with the {info["prior"]}')
     draw(rgb, boxes, maps, loss, args.out, title)
     print(f'written: {args.out}')
     return maps

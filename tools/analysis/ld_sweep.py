@@ -13,7 +13,8 @@ The temperature is set on every distillation loss of CONFIG that has a ``tempera
 argument (``model.distiller.distill_losses.<name>.temperature=T``). Work dirs:
 <work-root>/baseline and <work-root>/T<t>. Outputs: <out>.md and <out>.csv (run, temperature,
 mAP50, mAP50-95, precision, recall; baseline first; precision and recall when the config logs
-``pr/precision`` and ``pr/recall``) and <out>_curves.png (validation mAP50-95 and mAP50 vs epoch,
+``pr/precision`` and ``pr/recall``; a baseline config without that metric is run through a
+derived config <work-root>/baseline_pr.py that adds CONFIG's) and <out>_curves.png (validation mAP50-95 and mAP50 vs epoch,
 training loss vs epoch, one line per run).
 """
 import argparse
@@ -67,10 +68,36 @@ def temperature_options(config: str, t: float):
     return [f'model.distiller.distill_losses.{n}.temperature={t}' for n in names]
 
 
+def baseline_with_pr(baseline: str, config: str, work_root: str) -> str:
+    """The baseline config, or, when it does not report precision / recall while CONFIG does,
+    a config written to <work-root>/baseline_pr.py that inherits it and adds CONFIG's
+    precision / recall metric (so every row of Table 2 has them)."""
+    from mmengine.config import Config
+
+    def pr_metrics(path):
+        evaluator = Config.fromfile(path).get('val_evaluator', [])
+        evaluator = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+        return [e for e in evaluator if e.get('type') == 'KDPrecisionRecallMetric']
+
+    theirs = pr_metrics(config)
+    if pr_metrics(baseline) or not theirs:
+        return baseline
+    path = osp.join(work_root, 'baseline_pr.py')
+    os.makedirs(work_root, exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(f'# written by tools/analysis/ld_sweep.py: {baseline} + precision / recall\n'
+                f'_base_ = {osp.abspath(baseline)!r}\n'
+                f'val_evaluator = [_base_.val_evaluator, {dict(theirs[0])!r}]\n'
+                'test_evaluator = val_evaluator\n')
+    return path
+
+
 def plan(args):
     """(label, temperature or None, work dir, command) per run, baseline first."""
+    baseline = args.baseline if args.mode == 'collect' else \
+        baseline_with_pr(args.baseline, args.config, args.work_root)
     runs = [('baseline', None, osp.join(args.work_root, 'baseline'),
-             ['tools/train.py', args.baseline])]
+             ['tools/train.py', baseline])]
     for t in args.temperatures:
         runs.append((f'T={_fmt_t(t)}', t, osp.join(args.work_root, f'T{_fmt_t(t)}'),
                      ['tools/train.py', args.config]))
