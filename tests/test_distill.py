@@ -143,6 +143,29 @@ def test_missing_teacher_checkpoint_stops_clearly(tmp_path):
         _algorithm(str(tmp_path / 'missing.pth'))
 
 
+def test_truncated_or_foreign_teacher_checkpoint_stops_clearly(teacher_ckpt, tmp_path):
+    truncated = tmp_path / 'truncated.pth'
+    data = open(teacher_ckpt, 'rb').read()
+    truncated.write_bytes(data[:len(data) // 3])  # an interrupted copy
+    text = tmp_path / 'notes.pth'
+    text.write_text('teacher: see the shared drive\n')
+    for path in (truncated, text):
+        with pytest.raises(ValueError, match=f'teacher_ckpt {path} could not be read as a '
+                           'checkpoint .*truncated .*or not a PyTorch checkpoint'):
+            _algorithm(str(path))
+
+
+def test_teacher_checkpoint_that_would_run_code_is_refused(tmp_path):
+    import kd_plugins
+    from test_compat import _RunsCode
+    marker = tmp_path / 'pwned'
+    evil = tmp_path / 'teacher.pth'
+    torch.save({'state_dict': {}, 'evil': _RunsCode(str(marker))}, str(evil))
+    with pytest.raises(kd_plugins.compat.UnsafeCheckpointError, match='refused to load'):
+        _algorithm(str(evil))
+    assert not marker.exists()
+
+
 def test_teacher_checkpoint_of_another_model_stops_clearly(tmp_path):
     wrong = tmp_path / 'yolov8n.pth'
     _save_model(STUDENT, wrong)  # a YOLOv8-N checkpoint given as the YOLOv8-S teacher

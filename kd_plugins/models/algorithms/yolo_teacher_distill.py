@@ -163,7 +163,17 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
 
     def load_teacher(self, path: str) -> None:
         """Load the teacher's weights strictly; say what does not fit."""
-        ckpt = _load_checkpoint(path, map_location='cpu')
+        from kd_plugins.compat.checkpoint import UnsafeCheckpointError
+        try:
+            ckpt = _load_checkpoint(path, map_location='cpu')
+        except UnsafeCheckpointError:
+            raise
+        except Exception as e:  # torch raises many types for a file that is not a checkpoint
+            raise ValueError(
+                f'teacher_ckpt {path} could not be read as a checkpoint ({type(e).__name__}: '
+                f'{str(e).splitlines()[0] if str(e) else "no detail"}): the file is truncated '
+                '(an interrupted copy or download) or not a PyTorch checkpoint. Copy it again, '
+                'or point teacher_ckpt at the epoch_*.pth the teacher training wrote') from e
         state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
         if not isinstance(state, dict) or not state:
             raise ValueError(f'teacher_ckpt {path} holds no state_dict: not a model checkpoint')
