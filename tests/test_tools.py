@@ -140,8 +140,15 @@ def test_ld_sweep_prints_commands_then_collects_table_and_curves(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     cmds = r.stdout.strip().splitlines()
-    assert cmds[0] == (f'python tools/train.py {base} --work-dir {root}/baseline '
+    # the baseline logs no precision / recall: it runs through a derived config that adds them
+    assert cmds[0] == (f'python tools/train.py {root}/baseline_pr.py --work-dir {root}/baseline '
                        '--cfg-options randomness.seed=0')
+    from mmengine.config import Config
+    derived, plain = Config.fromfile(str(root / 'baseline_pr.py')), Config.fromfile(base)
+    assert derived.model == plain.model
+    assert [e['type'] for e in derived.val_evaluator] == ['mmdet.CocoMetric',
+                                                          'KDPrecisionRecallMetric']
+    assert derived.val_evaluator[1]['score_thr'] == 0.25
     assert cmds[2] == (f'python tools/train.py {ld} --work-dir {root}/T25 --cfg-options '
                        'randomness.seed=0 model.distiller.distill_losses.loss_ld.temperature=25.0')
     _fake_sweep_run(root / 'baseline', base, 0.30)
