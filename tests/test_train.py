@@ -138,3 +138,26 @@ def test_two_process_training_on_cpu(tiny_data, tmp_path):
     assert 'Distributed training: True' in out
     assert float(out.split('coco/bbox_mAP:')[1].split()[0]) == pytest.approx(val_map[0],
                                                                               abs=1e-3)
+
+
+@pytest.mark.parametrize('path', ['load_from', 'resume', 'test'])
+def test_crafted_checkpoint_is_refused_by_every_tool_path(path, tiny_data, tmp_path):
+    """load_from, --resume and tools/test.py never run code embedded in a checkpoint."""
+    from test_compat import _RunsCode
+    marker = tmp_path / 'pwned'
+    evil = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'meta': {}, 'evil': _RunsCode(str(marker))}, str(evil))
+    opts = tiny_options(tiny_data)
+    work = ['--work-dir', str(tmp_path / 'work')]
+    if path == 'test':
+        args = ['tools/test.py', V5, str(evil), *work]
+    elif path == 'resume':
+        args = ['tools/train.py', V5, *work, '--resume', str(evil)]
+    else:
+        args = ['tools/train.py', V5, *work]
+        opts = dict(opts, load_from=str(evil))
+    r = subprocess.run([sys.executable, *args, '--cfg-options', *options_argv(opts)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0
+    assert 'refused to load checkpoint' in r.stderr and 'evil.pth' in r.stderr
+    assert not marker.exists()
