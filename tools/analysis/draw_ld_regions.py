@@ -119,7 +119,8 @@ def draw(rgb, boxes, maps, loss, path, title=''):
     import numpy as np
     from matplotlib.patches import Rectangle
     h, w = rgb.shape[:2]
-    k_w, e_w = region_settings(loss)['kdr_weight'], region_settings(loss)['elr_weight']
+    info = region_settings(loss)
+    k_w, e_w = info['kdr_weight'], info['elr_weight']
     fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 4.6))
     axes = np.atleast_1d(axes)
     for ax, (stride, wmap) in zip(axes, maps):

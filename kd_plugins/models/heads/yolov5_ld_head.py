@@ -201,25 +201,22 @@ class KDYOLOv5LDHead(YOLOv5Head):
         self.loss_bbox = _IoUAndDistributionLoss(self.loss_bbox, MODELS.build(loss_dfl),
                                                  self.bins)
 
-    def edge_distributions(self, bbox_pred: Tensor) -> Tensor:
-        """(B, A * 4 * n, H, W) logits -> (B, A, 4, n, H, W) probabilities."""
-        b, _, h, w = bbox_pred.shape
-        return bbox_pred.view(b, self.num_base_priors, 4, self.num_bins, h, w).softmax(3)
+    def expected_edges(self, logits: Tensor) -> Tensor:
+        """(..., n) edge logits -> (...) expected distances in strides."""
+        return (logits.softmax(-1) * self.bins.to(logits.dtype)).sum(-1)
 
     def edge_distances(self, bbox_pred: Tensor) -> Tensor:
         """Expected edges: (B, A * 4 * n, H, W) logits -> (B, A * 4, H, W) distances in
         strides (left, top, right, bottom per anchor)."""
         b, _, h, w = bbox_pred.shape
-        probs = self.edge_distributions(bbox_pred)
-        dist = (probs * self.bins.to(probs.dtype).view(1, 1, 1, -1, 1, 1)).sum(3)
-        return dist.reshape(b, -1, h, w)
+        logits = bbox_pred.view(b, self.num_base_priors, 4, self.num_bins, h, w).movedim(3, -1)
+        return self.expected_edges(logits).reshape(b, -1, h, w)
 
     def _decode_bbox_to_xywh(self, bbox_pred: Tensor, priors_base_sizes: Tensor) -> Tensor:
         """Positives' edge logits (K, 4 * n) -> expected boxes (K, 4) as (x, y, w, h) in cells,
         x and y relative to the cell's corner (the frame of YOLOv5's box targets)."""
         self.loss_bbox.pending = bbox_pred
-        probs = bbox_pred.view(-1, 4, self.num_bins).softmax(-1)
-        ltrb = (probs * self.bins.to(probs.dtype)).sum(-1)
+        ltrb = self.expected_edges(bbox_pred.view(-1, 4, self.num_bins))
         wh = ltrb[:, :2] + ltrb[:, 2:]
         xy = 0.5 + (ltrb[:, 2:] - ltrb[:, :2]) / 2
         return torch.cat([xy, wh], dim=1)
