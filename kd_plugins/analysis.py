@@ -77,3 +77,46 @@ def _fmt(value: Optional[object]) -> str:
     if value is None:
         return '-'
     return f'{value:.3f}' if isinstance(value, float) else str(value)
+
+
+def training_curves(work_dir: str) -> Tuple[list, list]:
+    """From the newest run in ``work_dir``: ``val`` = [(epoch, mAP50-95, mAP50)] per validation
+    and ``loss`` = [(epoch, mean training loss)] per epoch."""
+    log = scalar_log(work_dir)
+    val = [(r['step'], r['coco/bbox_mAP'], r['coco/bbox_mAP_50']) for r in log
+           if 'coco/bbox_mAP' in r]
+    loss: Dict[int, list] = {}
+    for r in log:
+        if 'loss' in r and 'epoch' in r:
+            loss.setdefault(r['epoch'], []).append(r['loss'])
+    return val, sorted((e, sum(v) / len(v)) for e, v in loss.items())
+
+
+def plot_curves(curves: Dict[str, Tuple[list, list]], path: str, highlight: str = '') -> None:
+    """One PNG, three panels: validation mAP50-95 and mAP50 vs epoch, training loss vs epoch;
+    one line per entry of ``curves`` (label -> :func:`training_curves`); ``highlight`` (the
+    baseline) is drawn dashed and thicker."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for label, (val, loss) in curves.items():
+        style = dict(label=label, linewidth=2.2 if label == highlight else 1.4,
+                     linestyle='--' if label == highlight else '-', marker='o', markersize=3)
+        if val:
+            epochs = [v[0] for v in val]
+            axes[0].plot(epochs, [v[1] for v in val], **style)
+            axes[1].plot(epochs, [v[2] for v in val], **style)
+        if loss:
+            axes[2].plot([x[0] for x in loss], [x[1] for x in loss], **style)
+    for ax, title, ylabel in zip(axes, ('validation mAP50-95', 'validation mAP50',
+                                        'training loss (mean per epoch)'),
+                                 ('mAP50-95', 'mAP50', 'loss')):
+        ax.set_title(title)
+        ax.set_xlabel('epoch')
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

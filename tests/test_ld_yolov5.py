@@ -200,6 +200,32 @@ def test_kdr_and_elr_for_yolov5_on_a_hand_built_example():
     assert w[1].sum() == 0 and w[2].sum() == 0
 
 
+def test_batched_region_weights_equal_the_per_image_rule():
+    """The batched KDR/ELR weights (one IoU matrix for the batch, reduced per image) equal
+    ld_region_weights applied image by image; image 2 has no boxes (all zero)."""
+    from kd_plugins.models.task_modules import ld_region_weights
+    loss = RAZOR_MODELS.build(dict(type='KDYOLOv5LDLoss', _scope_='mmrazor', base_sizes=ANCHORS,
+                                   strides=STRIDES, prior_match_thr=4.0, near_neighbor_thr=0.5,
+                                   kdr_weight=1.0, elr_weight=0.25, elr_iou_thr=0.3))
+    g = torch.Generator().manual_seed(3)
+    xy = torch.rand(20, 2, generator=g) * 50
+    wh = torch.rand(20, 2, generator=g) * 40 + 4
+    img = torch.tensor([0] * 8 + [1] * 8 + [3] * 4).float()[:, None]
+    gt = torch.cat([img, torch.zeros(20, 1), xy, (xy + wh).clamp(max=63)], dim=1)
+    sizes = [(8, 8), (4, 4), (2, 2)]
+    w = loss.regions.weights(gt, 4, sizes)
+    pos = yolov5_positive_masks(gt, 4, sizes, STRIDES, ANCHORS)
+    n_elr = 0
+    for lvl, (size, stride) in enumerate(zip(sizes, STRIDES)):
+        boxes = anchor_boxes(size, stride, ANCHORS[lvl]).reshape(-1, 4)
+        for b in range(4):
+            expected, region = ld_region_weights(boxes, gt[gt[:, 0] == b, 2:],
+                                                 pos[lvl][b].reshape(-1), 0.3, 1.0, 0.25)
+            assert torch.equal(w[lvl][b].reshape(-1), expected)
+            n_elr += int((region == 2).sum())
+    assert n_elr > 10 and w[0][2].sum() == 0
+
+
 # ----------------------------------------------------------------------------- losses
 def _loss(type_, **kw):
     loss = RAZOR_MODELS.build(dict(type=type_, _scope_='mmrazor', **kw))

@@ -1,13 +1,27 @@
-"""The main job: generate the demo data, train the demo models, evaluate them, print a table.
+"""The main job: on the built-in demo data, train a teacher and a baseline student, distil two
+students (CWD+attention, localization distillation), export and evaluate them, compare.
 
-    python tools/run_demo.py [--out results/demo] [--data data/demo] [--epochs N] [--force]
+    python tools/run_demo.py [--out results/demo] [--data data/demo] [--epochs 12] [--force]
 
-Stages (each skipped when its output exists, unless --force):
-  1. data:        the built-in synthetic dataset (tools/misc/make_demo_data.py)
-  2. train <m>:   each model with tools/train.py (progress: iteration, loss, ETA in the log)
-  3. eval <m>:    COCO mAP of its final checkpoint on the val split with tools/test.py
-  4. report:      a table (markdown + CSV) of model, parameters, FLOPs, mAP50, mAP50-95,
-                  training seconds per iteration and wall time, written under --out.
+Models (one seed, one schedule, same data for all):
+  teacher   YOLOv5-S with the LD head          configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py
+  baseline  YOLOv5-N, no distillation          configs/yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py
+  cwd_att   YOLOv5-N, CWD + attention on the neck, from the teacher
+            configs/cwd/cwd-att_fpn_yolov5-ld_s_yolov5-n_1xb8-30e_demo.py
+  ld        YOLOv5-N with the LD head, localization + classification + objectness KD
+            configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py
+  ld_head   (only with --models ... ld_head) YOLOv5-N with the LD head trained alone: separates
+            the head's effect from the distillation's
+
+Stages (each skipped when its output exists, unless --force; the run says which one it is in):
+  1. data             the synthetic dataset (kd_plugins.datasets.generate_demo_dataset)
+  2. train <model>    tools/train.py (MMEngine logs iteration, loss and ETA every 10 iterations)
+  3. export <model>   distilled students only: tools/export_student.py (plain MMYOLO student,
+                      checked identical to the student inside the distiller)
+  4. eval <model>     tools/test.py on the val split (the exported student for distilled ones)
+  5. inference        images/s of each model at batch 1 on CPU, and a picture of its detections
+                      on the same val images
+  6. report           table (markdown + CSV), training curves (PNG) under --out
 """
 import argparse
 import glob
@@ -23,31 +37,45 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-# name, config: the baseline students and the model that later serves as teacher.
+# key, model, method, config, teacher key (distilled students), run by default
 MODELS = [
-    ('YOLOv5-N', 'configs/yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py'),
-    ('YOLOv5-S', 'configs/yolov5/yolov5_s-v61_fast_1xb8-30e_demo.py'),
+    ('teacher', 'YOLOv5-S, LD head', 'teacher',
+     'configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py', None, True),
+    ('baseline', 'YOLOv5-N', 'baseline (no KD)',
+     'configs/yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py', None, True),
+    ('cwd_att', 'YOLOv5-N', 'CWD+attention',
+     'configs/cwd/cwd-att_fpn_yolov5-ld_s_yolov5-n_1xb8-30e_demo.py', 'teacher', True),
+    ('ld', 'YOLOv5-N, LD head', 'LD',
+     'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py', 'teacher', True),
+    ('ld_head', 'YOLOv5-N, LD head', 'LD head alone (no KD)',
+     'configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py', None, False),
 ]
+STAGES = 6
+PICTURE_IMAGES = (0, 1, 2, 3)  # val images drawn for every model
 
 
-def stage(msg: str) -> None:
-    print(f'\n===== [run_demo {time.strftime("%H:%M:%S")}] {msg}', flush=True)
+def stage(k: int, msg: str) -> None:
+    print(f'\n===== [run_demo {time.strftime("%H:%M:%S")}] {k}/{STAGES} {msg}', flush=True)
 
 
-def data_options(data_root: str) -> list:
+def data_options(data_root: str, config: str) -> list:
+    """--cfg-options pointing ``config``'s dataloaders and COCO evaluators at ``data_root``."""
+    from mmengine.config import Config
     data_root = osp.abspath(data_root) + '/'
-    return [f'train_dataloader.dataset.data_root={data_root}',
-            f'val_dataloader.dataset.data_root={data_root}',
-            f'test_dataloader.dataset.data_root={data_root}',
-            f'val_evaluator.ann_file={data_root}annotations/val.json',
-            f'test_evaluator.ann_file={data_root}annotations/val.json']
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    opts = [f'{split}_dataloader.dataset.data_root={data_root}'
+            for split in ('train', 'val', 'test')]
+    for split in ('val', 'test'):
+        evaluator = cfg[f'{split}_evaluator']
+        # a list of evaluators (COCO mAP + precision/recall): the COCO one comes first
+        key = f'{split}_evaluator.0' if isinstance(evaluator, list) else f'{split}_evaluator'
+        opts.append(f'{key}.ann_file={data_root}annotations/val.json')
+    return opts
 
 
-def schedule_options(epochs: int, batch_size: int) -> list:
-    if epochs is None:
-        return []
+def schedule_options(epochs: int, val_interval: int, batch_size: int) -> list:
     return [f'train_cfg.max_epochs={epochs}', f'default_hooks.param_scheduler.max_epochs={epochs}',
-            f'train_cfg.val_interval={epochs}', f'default_hooks.checkpoint.interval={epochs}',
+            f'train_cfg.val_interval={val_interval}', f'default_hooks.checkpoint.interval={epochs}',
             f'train_dataloader.batch_size={batch_size}',
             f'optim_wrapper.optimizer.batch_size_per_gpu={batch_size}']
 
@@ -73,78 +101,171 @@ def train_seconds_per_iter(work_dir: str):
     return statistics.median(times) if times else None
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description='Run the demo: data, training, evaluation')
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Run the demo: data, teacher, baseline, distilled students, report')
     parser.add_argument('--out', default='results/demo', help='results folder')
     parser.add_argument('--data', default='data/demo', help='demo dataset folder')
     parser.add_argument('--num-train', type=int, default=400)
     parser.add_argument('--num-val', type=int, default=100)
-    parser.add_argument('--epochs', type=int, help='override the configs\' epochs')
+    parser.add_argument('--epochs', type=int, default=12, help='epochs of every model')
+    parser.add_argument('--val-interval', type=int, default=4,
+                        help='validate every N epochs (points of the curves)')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--models', nargs='+', help='names of MODELS to run (default: all)')
-    parser.add_argument('--force', action='store_true', help='redo every stage')
+    parser.add_argument('--speed-images', type=int, default=40,
+                        help='val images timed per model for images/s (after 3 warm-up ones)')
+    parser.add_argument('--models', nargs='+', choices=[m[0] for m in MODELS],
+                        help='keys of the models to run (default: '
+                        + ' '.join(m[0] for m in MODELS if m[5]) + '); a distilled student '
+                        'needs its teacher')
+    parser.add_argument('--force', action='store_true',
+                        help='delete --out and redo every stage (the data too)')
     args = parser.parse_args(argv)
+    keys = args.models or [m[0] for m in MODELS if m[5]]
+    for key, _, _, _, teacher, _ in MODELS:
+        if key in keys and teacher and teacher not in keys:
+            parser.error(f'{key} is distilled from {teacher}: add {teacher} to --models')
+    args.models = [m for m in MODELS if m[0] in keys]
+    if args.val_interval > args.epochs:
+        args.val_interval = args.epochs
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     t_start = time.time()
     out = osp.abspath(args.out)
     if args.force and osp.isdir(out):
         shutil.rmtree(out)
     os.makedirs(out, exist_ok=True)
     py = sys.executable
+    n = len(args.models)
 
-    stage(f'1/4 data: {args.data}')
-    from kd_plugins.analysis import model_complexity, write_table
+    stage(1, f'data: {args.data}')
     from kd_plugins.datasets import generate_demo_dataset
     generate_demo_dataset(args.data, args.num_train, args.num_val, seed=args.seed,
                           force=args.force)
-    opts = data_options(args.data) + schedule_options(args.epochs, args.batch_size) + \
+    opts = schedule_options(args.epochs, args.val_interval, args.batch_size) + \
         [f'randomness.seed={args.seed}']
 
-    models = [m for m in MODELS if not args.models or m[0] in args.models]
-    rows = []
-    for k, (name, config) in enumerate(models):
-        work_dir = osp.join(out, name)
+    runs = {}  # key -> dict(work_dir, eval config, checkpoint, ...)
+    for k, (key, model, method, config, teacher, _) in enumerate(args.models):
+        work_dir = osp.join(out, key)
         ckpt = final_checkpoint(work_dir)
-        if ckpt and not args.force:
-            stage(f'2/4 train {name} ({k + 1}/{len(models)}): done before, {ckpt}')
+        if ckpt:
+            stage(2, f'train {key} ({k + 1}/{n}): done before, {ckpt}')
         else:
-            stage(f'2/4 train {name} ({k + 1}/{len(models)}): {config}')
+            stage(2, f'train {key} ({k + 1}/{n}): {model}, {method}: {config}')
+            extra = [f'model.teacher_ckpt={runs[teacher]["checkpoint"]}'] if teacher else []
             t0 = time.time()
-            run([py, 'tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *opts])
+            run([py, 'tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
+                 *data_options(args.data, config), *opts, *extra])
             with open(osp.join(work_dir, 'train_wall_s.txt'), 'w') as f:
                 f.write(f'{time.time() - t0:.1f}\n')
             ckpt = final_checkpoint(work_dir)
+        runs[key] = dict(work_dir=work_dir, checkpoint=ckpt, eval_config=config, eval_ckpt=ckpt)
+
+        if teacher:
+            export_dir = osp.join(work_dir, 'student')
+            exported = osp.join(export_dir, osp.basename(
+                _student_config_path(config)))
+            if osp.isfile(osp.join(export_dir, 'student.pth')) and osp.isfile(exported):
+                stage(3, f'export {key}: done before, {export_dir}')
+            else:
+                stage(3, f'export {key}: student alone -> {export_dir}')
+                run([py, 'tools/export_student.py', config, ckpt, '--out-dir', export_dir])
+            runs[key].update(eval_config=exported, eval_ckpt=osp.join(export_dir, 'student.pth'))
+
         metrics_file = osp.join(work_dir, 'metrics.json')
-        if osp.isfile(metrics_file) and not args.force:
-            stage(f'3/4 eval {name}: done before, {metrics_file}')
+        if osp.isfile(metrics_file):
+            stage(4, f'eval {key}: done before, {metrics_file}')
         else:
-            stage(f'3/4 eval {name}: {ckpt}')
+            stage(4, f'eval {key}: {runs[key]["eval_ckpt"]}')
             test_dir = osp.join(work_dir, 'test')
-            run([py, 'tools/test.py', config, ckpt, '--work-dir', test_dir, '--cfg-options',
-                 *data_options(args.data)])
+            run([py, 'tools/test.py', runs[key]['eval_config'], runs[key]['eval_ckpt'],
+                 '--work-dir', test_dir, '--cfg-options',
+                 *data_options(args.data, runs[key]['eval_config'])])
             logs = sorted(glob.glob(osp.join(test_dir, '*', '*.json')))
             with open(logs[-1]) as f:
                 metrics = json.loads(f.read().strip().splitlines()[-1])
             with open(metrics_file, 'w') as f:
                 json.dump(metrics, f, indent=1)
         with open(metrics_file) as f:
-            metrics = json.load(f)
-        params, flops = model_complexity(osp.join(ROOT, config), 256)
-        with open(osp.join(work_dir, 'train_wall_s.txt')) as f:
-            wall = float(f.read())
-        rows.append(dict(model=name, params_M=round(params, 2), flops_G=round(flops, 2),
-                         mAP50=round(metrics['coco/bbox_mAP_50'], 3),
-                         mAP50_95=round(metrics['coco/bbox_mAP'], 3),
-                         train_s_per_iter=round(train_seconds_per_iter(work_dir) or float('nan'),
-                                                3),
-                         train_wall_s=round(wall)))
+            runs[key]['metrics'] = json.load(f)
 
-    stage('4/4 report')
-    table = write_table(rows, osp.join(out, 'results'),
-                        f'Demo val split ({args.num_val} images), FLOPs at 256x256, CPU.')
-    print(table)
-    print(f'\nresults in {out} (results.md, results.csv, one work dir per model); '
-          f'total {time.time() - t_start:.0f}s')
+    inference(args, runs, out)
+    rows = report(args, runs, out, t_start)
+    return rows
+
+
+def _student_config_path(config: str) -> str:
+    from mmengine.config import Config
+    return Config.fromfile(osp.join(ROOT, config)).model.architecture.cfg_path
+
+
+def inference(args, runs: dict, out: str) -> None:
+    """Stage 5: images/s at batch 1 and the detection picture of every model."""
+    import cv2
+
+    from kd_plugins.demo import draw_detections, load_detector, predict, stack_rows, val_dataset
+    pictures = {}
+    for key, model_name, method, *_ in args.models:
+        speed_file = osp.join(runs[key]['work_dir'], 'inference.json')
+        picture = osp.join(out, f'detections_{key}.png')
+        if osp.isfile(speed_file) and osp.isfile(picture):
+            stage(5, f'inference {key}: done before, {speed_file}')
+        else:
+            stage(5, f'inference {key}: images/s at batch 1, detections -> {picture}')
+            model = load_detector(runs[key]['eval_config'], runs[key]['eval_ckpt'])
+            dataset = val_dataset(model.cfg, args.data)
+            count = min(len(dataset), args.speed_images + 3)
+            samples, ips = predict(model, dataset, list(range(count)), warmup=3)
+            meta = dataset.metainfo
+            shown = [samples[i] for i in PICTURE_IMAGES if i < len(samples)]
+            m = runs[key]['metrics']
+            title = (f'{model_name} - {method}: mAP50-95 {m["coco/bbox_mAP"]:.3f}, '
+                     f'mAP50 {m["coco/bbox_mAP_50"]:.3f} (white: ground truth)')
+            cv2.imwrite(picture, draw_detections(shown, meta['classes'], meta['palette'], title))
+            with open(speed_file, 'w') as f:
+                json.dump(dict(images_per_s=ips, images=count - 3, batch_size=1), f)
+            print(f'{key}: {ips:.1f} images/s over {count - 3} images', flush=True)
+        pictures[key] = cv2.imread(picture)
+        with open(speed_file) as f:
+            runs[key]['images_per_s'] = json.load(f)['images_per_s']
+    cv2.imwrite(osp.join(out, 'detections.png'), stack_rows(pictures))
+
+
+def report(args, runs: dict, out: str, t_start: float) -> list:
+    """Stage 6: the comparison table and the curves."""
+    from kd_plugins.analysis import model_complexity, plot_curves, training_curves, write_table
+    stage(6, 'report')
+    rows, curves = [], {}
+    for key, model_name, method, config, *_ in args.models:
+        r = runs[key]
+        params, flops = model_complexity(osp.join(ROOT, config), 256)
+        wall_file = osp.join(r['work_dir'], 'train_wall_s.txt')
+        wall = float(open(wall_file).read()) if osp.isfile(wall_file) else None
+        spi = train_seconds_per_iter(r['work_dir'])
+        rows.append({'model': model_name, 'method': method, 'params_M': round(params, 2),
+                     'FLOPs_G': round(flops, 2),
+                     'mAP50': round(r['metrics']['coco/bbox_mAP_50'], 3),
+                     'mAP50-95': round(r['metrics']['coco/bbox_mAP'], 3),
+                     'infer_img_per_s': round(r['images_per_s'], 1),
+                     'train_s_per_iter': None if spi is None else round(spi, 3),
+                     'train_wall_s': None if wall is None else round(wall)})
+        curves[f'{model_name} - {method}'] = training_curves(r['work_dir'])
+    caption = (f'Demo val split ({args.num_val} images), {args.epochs} epochs, batch '
+               f'{args.batch_size}, seed {args.seed}, 256x256 input; FLOPs for one 256x256 '
+               'image; inference images/s at batch 1 on this CPU; mAP of the exported student '
+               'for distilled models.')
+    table = write_table(rows, osp.join(out, 'results'), caption)
+    plot_curves(curves, osp.join(out, 'curves.png'),
+                highlight=next((c for c in curves if 'baseline' in c), ''))
+    print(caption + '\n\n' + table)
+    print(f'\nresults in {out}: results.md, results.csv, curves.png, detections.png '
+          f'(detections_<model>.png per model), one work dir per model; '
+          f'this run took {time.time() - t_start:.0f} s')
     return rows
 
 

@@ -120,61 +120,27 @@ def _done(work_dir: str) -> bool:
 
 def collect(runs, out_prefix: str):
     """Table 2 (markdown + CSV) and the curves PNG from the runs' work dirs."""
-    from kd_plugins.analysis import scalar_log, write_table
+    from kd_plugins.analysis import plot_curves, scalar_log, training_curves, write_table
     rows, curves = [], {}
     for label, t, work_dir, _ in runs:
         if not _done(work_dir):
             print(f'skipped {label}: no finished run in {work_dir}')
             continue
-        log = scalar_log(work_dir)
         last = {}
-        for rec in log:
+        for rec in scalar_log(work_dir):
             last.update(rec)
         rows.append({'run': label, 'temperature': t, 'mAP50': last['coco/bbox_mAP_50'],
                      'mAP50-95': last['coco/bbox_mAP'],
                      'precision': last.get('pr/precision'), 'recall': last.get('pr/recall')})
-        val = [(r['step'], r['coco/bbox_mAP'], r['coco/bbox_mAP_50']) for r in log
-               if 'coco/bbox_mAP' in r]
-        loss = {}
-        for r in log:
-            if 'loss' in r and 'epoch' in r:
-                loss.setdefault(r['epoch'], []).append(r['loss'])
-        curves[label] = (val, sorted((e, sum(v) / len(v)) for e, v in loss.items()))
+        curves[label] = training_curves(work_dir)
     if not rows:
         raise SystemExit('no finished run to collect')
     os.makedirs(osp.dirname(osp.abspath(out_prefix)), exist_ok=True)
     table = write_table(rows, out_prefix)
-    _plot(curves, out_prefix + '_curves.png')
+    plot_curves(curves, out_prefix + '_curves.png', highlight='baseline')
     print(table)
     print(f'written: {out_prefix}.md, {out_prefix}.csv, {out_prefix}_curves.png')
     return rows
-
-
-def _plot(curves, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for label, (val, loss) in curves.items():
-        style = dict(label=label, linewidth=2.2 if label == 'baseline' else 1.4,
-                     linestyle='--' if label == 'baseline' else '-', marker='o', markersize=3)
-        if val:
-            epochs = [v[0] for v in val]
-            axes[0].plot(epochs, [v[1] for v in val], **style)
-            axes[1].plot(epochs, [v[2] for v in val], **style)
-        if loss:
-            axes[2].plot([x[0] for x in loss], [x[1] for x in loss], **style)
-    for ax, title, ylabel in zip(axes, ('validation mAP50-95', 'validation mAP50',
-                                        'training loss (mean per epoch)'),
-                                 ('mAP50-95', 'mAP50', 'loss')):
-        ax.set_title(title)
-        ax.set_xlabel('epoch')
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def main(argv=None):
