@@ -140,6 +140,30 @@ class Benchmark:
         return result
 
 
+    def profile(self, phase: str, steps: int = 3, row_limit: int = 20) -> str:
+        """torch.profiler over ``steps`` runs of ``phase`` (after the timed ones): the operators
+        with the most self time, then the ``kd:`` ranges the distillation marks (teacher forward,
+        student loss, each distillation loss), as totals per step."""
+        from torch.profiler import ProfilerActivity, profile
+        activities = [ProfilerActivity.CPU]
+        if self.device.type == 'cuda':
+            activities.append(ProfilerActivity.CUDA)
+        with profile(activities=activities) as prof:
+            for i in range(steps):
+                self.run_phase(phase, self.batches[i % len(self.batches)])
+                self._sync()
+        events = prof.key_averages()
+        sort = 'self_cuda_time_total' if self.device.type == 'cuda' else 'self_cpu_time_total'
+        lines = [f'{phase}: {steps} steps profiled', events.table(sort_by=sort,
+                                                                  row_limit=row_limit)]
+        ranges = sorted((e for e in events if e.key.startswith('kd:')),
+                        key=lambda e: -e.cpu_time_total)
+        if ranges:
+            lines.append('kd ranges (CPU ms per step, including children):')
+            lines += [f'  {e.key:<24} {e.cpu_time_total / 1e3 / steps:8.1f}' for e in ranges]
+        return '\n'.join(lines)
+
+
 def overhead(result: Dict[str, Dict[str, float]]) -> Optional[float]:
     """``distill_step / (student_step + teacher_forward)`` on the medians (None if no teacher)."""
     if 'distill_step' not in result:

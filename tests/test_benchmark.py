@@ -60,8 +60,11 @@ def test_benchmark_tool_reports_every_phase(tiny_data, tmp_path):
     out_json = tmp_path / 'bench.json'
     out = run_tool(['tools/benchmark_kd.py', CWD_ATT, '--iters', '3', '--warmup', '1',
                     '--batch-size', '2', '--random-teacher', '--out', str(out_json),
-                    '--cfg-options', *options_argv(tiny_options(tiny_data))])
+                    '--profile', '1', '--cfg-options', *options_argv(tiny_options(tiny_data))])
     assert '| (c) distillation step |' in out and 'overhead c / (a + b) = ' in out
+    # --profile: the operator table of each step, and the distillation's own ranges
+    assert 'student_step: 1 steps profiled' in out and 'distill_step: 1 steps profiled' in out
+    assert 'kd ranges (CPU ms per step' in out and 'kd:loss_cwd0' in out
     res = json.loads(out_json.read_text())
     assert res['batch_size'] == 2 and res['device'] == 'cpu'
     phases = res['phases']
@@ -74,6 +77,14 @@ def test_benchmark_tool_reports_every_phase(tiny_data, tmp_path):
     assert phases['distill_step']['peak_mem_bytes'] > phases['teacher_forward']['peak_mem_bytes']
     assert res['overhead'] == pytest.approx(phases['distill_step']['median_s'] / (
         phases['student_step']['median_s'] + phases['teacher_forward']['median_s']))
+    # the docs' table from that file
+    table = run_tool(['tools/analysis/bench_table.py', str(out_json)])
+    row = [line for line in table.splitlines() if CWD_ATT.split('/')[-1][:-3] in line]
+    assert len(row) == 1
+    cells = [c.strip() for c in row[0].strip('|').split('|')]
+    assert cells[1:3] == ['cpu', '2'] and float(cells[6]) == pytest.approx(res['overhead'],
+                                                                           abs=0.006)
+    assert float(cells[5]) == pytest.approx(phases['distill_step']['median_s'], abs=6e-4)
 
 
 def test_benchmark_tool_times_a_plain_detector(tiny_data):

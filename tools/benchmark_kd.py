@@ -2,7 +2,7 @@
 
     python tools/benchmark_kd.py CONFIG [--iters 10] [--warmup 3] [--batch-size N]
         [--device cpu|cuda] [--amp] [--random-teacher] [--no-memory] [--out FILE.json]
-        [--cfg-options k=v ...]
+        [--profile N] [--cfg-options k=v ...]
 
 Prints the median seconds of (a) a student training step alone, (b) a teacher forward without
 gradients, (c) a distillation training step, all on the same batches, interleaved, and the
@@ -10,7 +10,10 @@ overhead ratio c / (a + b) (1.0 is the physical limit), with the peak memory of 
 (CUDA: peak allocated; CPU: how far the phase raises the resident set size of a child process
 that runs that phase alone, above what the models and batches already hold).
 ``--random-teacher`` times a distillation whose teacher checkpoint has not been trained yet
-(timings do not depend on the teacher's weights).
+(timings do not depend on the teacher's weights). ``--profile N`` then runs torch.profiler over N
+student steps and N distillation steps and prints the operators with the most self time and
+the ``kd:`` ranges (teacher forward, student loss, each distillation loss): where an overhead
+above 1.0 goes.
 """
 import argparse
 import json
@@ -37,6 +40,8 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='also write the results as JSON to this file')
     parser.add_argument('--no-memory', action='store_true',
                         help='skip the peak-memory runs (on CPU, one child process per phase)')
+    parser.add_argument('--profile', type=int, default=0, metavar='N',
+                        help='profile N student and N distillation steps after timing')
     parser.add_argument('--phase', choices=PHASES, help=argparse.SUPPRESS)  # a memory child
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
@@ -112,6 +117,9 @@ def main(argv=None):
             print(f'peak_rss_bytes={rss.peak - rss.start}')
             return None
         result = bench.run(args.iters, args.warmup, log=lambda m: print_log(m, logger='current'))
+        if args.profile:
+            for phase in ('student_step', 'distill_step') if distill else ('student_step', ):
+                print(bench.profile(phase, args.profile))
     if args.device == 'cpu' and not args.no_memory:
         child_argv = list(argv if argv is not None else sys.argv[1:])
         for phase in result:

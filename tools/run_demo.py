@@ -1,24 +1,30 @@
 """The main job: on the built-in demo data, train a teacher and a baseline student, distil two
 students (CWD+attention, localization distillation), export and evaluate them, compare.
 
-    python tools/run_demo.py [--out results/demo] [--data data/demo] [--epochs 12] [--force]
+    python tools/run_demo.py [--out results/demo] [--data data/demo] [--epochs 11]
+        [--teacher-epochs 13] [--lr 0.08] [--force]
 
-Models (one seed, one schedule, same data for all):
-  teacher   YOLOv5-S with the LD head          configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py
-  baseline  YOLOv5-N, no distillation          configs/yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py
-  cwd_att   YOLOv5-N, CWD + attention on the neck, from the teacher
-            configs/cwd/cwd-att_fpn_yolov5-ld_s_yolov5-n_1xb8-30e_demo.py
-  ld        YOLOv5-N with the LD head, localization + classification + objectness KD
+Models (one seed; the three students share one architecture, schedule and data):
+  teacher   YOLOv5-S with the LD head           configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py
+  baseline  YOLOv5-N with the LD head, trained alone (no distillation)
+            configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py
+  cwd_att   the same student, CWD + attention on the neck from the teacher
+            configs/cwd/cwd-att_fpn_yolov5-ld_s_yolov5-ld_n_1xb8-30e_demo.py
+  ld        the same student, localization + classification + objectness KD from the teacher
             configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py
-  ld_head   (only with --models ... ld_head) YOLOv5-N with the LD head trained alone: separates
-            the head's effect from the distillation's
+  stock     (only with --models ... stock) MMYOLO's YOLOv5-N, its own head, trained alone
+            configs/yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py
+The LD head (box edges as distributions) is what localization distillation needs in the
+student; giving it to every student keeps parameters and FLOPs equal across the comparison.
 
 Stages (each skipped when its output exists, unless --force; the run says which one it is in):
   1. data             the synthetic dataset (kd_plugins.datasets.generate_demo_dataset)
   2. train <model>    tools/train.py (MMEngine logs iteration, loss and ETA every 10 iterations)
   3. export <model>   distilled students only: tools/export_student.py (plain MMYOLO student,
                       checked identical to the student inside the distiller)
-  4. eval <model>     tools/test.py on the val split (the exported student for distilled ones)
+  4. eval <model>     COCO mAP on the val split: for a distilled student, tools/test.py on the
+                      exported student; for the others, their run's last validation (the same
+                      checkpoint on the same split)
   5. inference        images/s of each model at batch 1 on CPU, and a picture of its detections
                       on the same val images
   6. report           table (markdown + CSV), training curves (PNG) under --out
@@ -41,17 +47,17 @@ sys.path.insert(0, ROOT)
 MODELS = [
     ('teacher', 'YOLOv5-S, LD head', 'teacher',
      'configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py', None, True),
-    ('baseline', 'YOLOv5-N', 'baseline (no KD)',
-     'configs/yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py', None, True),
-    ('cwd_att', 'YOLOv5-N', 'CWD+attention',
-     'configs/cwd/cwd-att_fpn_yolov5-ld_s_yolov5-n_1xb8-30e_demo.py', 'teacher', True),
+    ('baseline', 'YOLOv5-N, LD head', 'baseline (no KD)',
+     'configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py', None, True),
+    ('cwd_att', 'YOLOv5-N, LD head', 'CWD+attention',
+     'configs/cwd/cwd-att_fpn_yolov5-ld_s_yolov5-ld_n_1xb8-30e_demo.py', 'teacher', True),
     ('ld', 'YOLOv5-N, LD head', 'LD',
      'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py', 'teacher', True),
-    ('ld_head', 'YOLOv5-N, LD head', 'LD head alone (no KD)',
-     'configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py', None, False),
+    ('stock', 'YOLOv5-N', 'MMYOLO head, no KD',
+     'configs/yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py', None, False),
 ]
 STAGES = 6
-PICTURE_IMAGES = (0, 1, 2, 3)  # val images drawn for every model
+PICTURE_IMAGES = 4  # drawn for every model: the timed val images with the most objects
 
 
 def stage(k: int, msg: str) -> None:
@@ -73,9 +79,13 @@ def data_options(data_root: str, config: str) -> list:
     return opts
 
 
-def schedule_options(epochs: int, val_interval: int, batch_size: int) -> list:
+def schedule_options(epochs: int, val_interval: int, batch_size: int, warmup_epochs: int,
+                     lr: float) -> list:
     return [f'train_cfg.max_epochs={epochs}', f'default_hooks.param_scheduler.max_epochs={epochs}',
-            f'train_cfg.val_interval={val_interval}', f'default_hooks.checkpoint.interval={epochs}',
+            f'optim_wrapper.optimizer.lr={lr}',
+            f'default_hooks.param_scheduler.warmup_epochs={warmup_epochs}',
+            f'train_cfg.val_interval={min(val_interval, epochs)}',
+            f'default_hooks.checkpoint.interval={epochs}',
             f'train_dataloader.batch_size={batch_size}',
             f'optim_wrapper.optimizer.batch_size_per_gpu={batch_size}']
 
@@ -108,9 +118,16 @@ def parse_args(argv=None):
     parser.add_argument('--data', default='data/demo', help='demo dataset folder')
     parser.add_argument('--num-train', type=int, default=400)
     parser.add_argument('--num-val', type=int, default=100)
-    parser.add_argument('--epochs', type=int, default=12, help='epochs of every model')
-    parser.add_argument('--val-interval', type=int, default=4,
-                        help='validate every N epochs (points of the curves)')
+    parser.add_argument('--epochs', type=int, default=11, help='epochs of every student')
+    parser.add_argument('--teacher-epochs', type=int, default=13, help='epochs of the teacher')
+    parser.add_argument('--lr', type=float, default=0.08,
+                        help="SGD learning rate of every model (the demo configs' 0.01 is "
+                        'YOLOv5\'s recipe for 300 epochs; see docs/getting_started.md)')
+    parser.add_argument('--warmup-epochs', type=int, default=1,
+                        help="YOLOv5's learning-rate warm-up, in epochs (its default 3 is a third "
+                        'of a demo run)')
+    parser.add_argument('--val-interval', type=int, default=5,
+                        help='validate every N epochs and after the last (points of the curves)')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--speed-images', type=int, default=40,
@@ -127,8 +144,6 @@ def parse_args(argv=None):
         if key in keys and teacher and teacher not in keys:
             parser.error(f'{key} is distilled from {teacher}: add {teacher} to --models')
     args.models = [m for m in MODELS if m[0] in keys]
-    if args.val_interval > args.epochs:
-        args.val_interval = args.epochs
     return args
 
 
@@ -146,8 +161,7 @@ def main(argv=None):
     from kd_plugins.datasets import generate_demo_dataset
     generate_demo_dataset(args.data, args.num_train, args.num_val, seed=args.seed,
                           force=args.force)
-    opts = schedule_options(args.epochs, args.val_interval, args.batch_size) + \
-        [f'randomness.seed={args.seed}']
+    seed = [f'randomness.seed={args.seed}']
 
     runs = {}  # key -> dict(work_dir, eval config, checkpoint, ...)
     for k, (key, model, method, config, teacher, _) in enumerate(args.models):
@@ -157,6 +171,9 @@ def main(argv=None):
             stage(2, f'train {key} ({k + 1}/{n}): done before, {ckpt}')
         else:
             stage(2, f'train {key} ({k + 1}/{n}): {model}, {method}: {config}')
+            epochs = args.teacher_epochs if key == 'teacher' else args.epochs
+            opts = schedule_options(epochs, args.val_interval, args.batch_size,
+                                    args.warmup_epochs, args.lr) + seed
             extra = [f'model.teacher_ckpt={runs[teacher]["checkpoint"]}'] if teacher else []
             t0 = time.time()
             run([py, 'tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
@@ -180,8 +197,19 @@ def main(argv=None):
         metrics_file = osp.join(work_dir, 'metrics.json')
         if osp.isfile(metrics_file):
             stage(4, f'eval {key}: done before, {metrics_file}')
+        elif not teacher:
+            # the run's last validation evaluated this very checkpoint (EMA weights) on the val
+            # split: read it instead of evaluating the same thing again
+            stage(4, f'eval {key}: the final validation of its training ({ckpt})')
+            from kd_plugins.analysis import last_metrics
+            metrics = last_metrics(work_dir, ('coco/bbox_mAP', 'coco/bbox_mAP_50',
+                                              'coco/bbox_mAP_75'))
+            with open(metrics_file, 'w') as f:
+                json.dump(metrics, f, indent=1)
         else:
-            stage(4, f'eval {key}: {runs[key]["eval_ckpt"]}')
+            # the exported plain student, through MMYOLO's own test tool
+            stage(4, f'eval {key}: tools/test.py on the exported student '
+                  f'{runs[key]["eval_ckpt"]}')
             test_dir = osp.join(work_dir, 'test')
             run([py, 'tools/test.py', runs[key]['eval_config'], runs[key]['eval_ckpt'],
                  '--work-dir', test_dir, '--cfg-options',
@@ -222,7 +250,8 @@ def inference(args, runs: dict, out: str) -> None:
             count = min(len(dataset), args.speed_images + 3)
             samples, ips = predict(model, dataset, list(range(count)), warmup=3)
             meta = dataset.metainfo
-            shown = [samples[i] for i in PICTURE_IMAGES if i < len(samples)]
+            busiest = sorted(range(len(samples)), key=lambda i: -len(samples[i].gt_instances))
+            shown = [samples[i] for i in sorted(busiest[:PICTURE_IMAGES])]
             m = runs[key]['metrics']
             title = (f'{model_name} - {method}: mAP50-95 {m["coco/bbox_mAP"]:.3f}, '
                      f'mAP50 {m["coco/bbox_mAP_50"]:.3f} (white: ground truth)')
@@ -255,8 +284,10 @@ def report(args, runs: dict, out: str, t_start: float) -> list:
                      'train_s_per_iter': None if spi is None else round(spi, 3),
                      'train_wall_s': None if wall is None else round(wall)})
         curves[f'{model_name} - {method}'] = training_curves(r['work_dir'])
-    caption = (f'Demo val split ({args.num_val} images), {args.epochs} epochs, batch '
-               f'{args.batch_size}, seed {args.seed}, 256x256 input; FLOPs for one 256x256 '
+    caption = (f'Demo val split ({args.num_val} images); students {args.epochs} epochs, teacher '
+               f'{args.teacher_epochs}; batch {args.batch_size}, learning rate {args.lr:g}, '
+               f'{args.warmup_epochs}-epoch warm-up, seed {args.seed}, 256x256 input; FLOPs for '
+               'one 256x256 '
                'image; inference images/s at batch 1 on this CPU; mAP of the exported student '
                'for distilled models.')
     table = write_table(rows, osp.join(out, 'results'), caption)

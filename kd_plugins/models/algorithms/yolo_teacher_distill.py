@@ -150,11 +150,14 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     def _losses(self, batch_inputs, data_samples):
         if self.teacher_runs == 'neck':
             return super().loss(batch_inputs, data_samples)
+        # record_function: named ranges in torch.profiler traces (benchmark_kd.py --profile)
         self.distiller.set_deliveries_override(False)
-        with self.distiller.teacher_recorders, self.distiller.deliveries, torch.no_grad():
+        with self.distiller.teacher_recorders, self.distiller.deliveries, torch.no_grad(), \
+                torch.profiler.record_function('kd:teacher_forward'):
             self.teacher_forward(batch_inputs)
         self.distiller.set_deliveries_override(True)
-        with self.distiller.student_recorders, self.distiller.deliveries:
+        with self.distiller.student_recorders, self.distiller.deliveries, \
+                torch.profiler.record_function('kd:student_loss'):
             losses = add_prefix(self.student(batch_inputs, data_samples, mode='loss'),
                                 'student')
         if not self.distillation_stopped:
