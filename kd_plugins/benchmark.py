@@ -139,7 +139,6 @@ class Benchmark:
                 result[phase]['peak_mem_bytes'] = torch.cuda.max_memory_allocated(self.device)
         return result
 
-
     def profile(self, phase: str, steps: int = 3, row_limit: int = 20) -> str:
         """torch.profiler over ``steps`` runs of ``phase`` (after the timed ones): the operators
         with the most self time, then the ``kd:`` ranges the distillation marks (teacher forward,

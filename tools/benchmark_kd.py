@@ -12,8 +12,8 @@ that runs that phase alone, above what the models and batches already hold).
 ``--random-teacher`` times a distillation whose teacher checkpoint has not been trained yet
 (timings do not depend on the teacher's weights). ``--profile N`` then runs torch.profiler over N
 student steps and N distillation steps and prints the operators with the most self time and
-the ``kd:`` ranges (teacher forward, student loss, each distillation loss): where an overhead
-above 1.0 goes.
+the ``kd:`` ranges (each distillation loss; teacher forward and student loss with
+``teacher_runs='head'``): where an overhead above 1.0 goes.
 """
 import argparse
 import json
