@@ -47,10 +47,9 @@ def export_student(config: str, checkpoint: str, out_dir: str,
     from mmengine.registry import DefaultScope
     from mmengine.runner import load_state_dict, save_checkpoint
     from mmrazor.registry import MODELS as RAZOR
-    from mmyolo.registry import MODELS as YOLO
 
     from .compat.checkpoint import safe_torch_load
-    from .models.algorithms.yolo_teacher_distill import model_cfg
+    from .demo import load_detector
     cfg = Config.fromfile(config)
     if 'distiller' not in cfg.model:
         raise ValueError(f'{config} is not a distillation config (no model.distiller)')
@@ -74,12 +73,8 @@ def export_student(config: str, checkpoint: str, out_dir: str,
     with DefaultScope.overwrite_default_scope('mmyolo'):
         algorithm = RAZOR.build(dict(cfg.model, teacher_ckpt=None))
         load_state_dict(algorithm, state, strict=True)
-        exported_cfg = Config.fromfile(cfg_out)
-        plain = YOLO.build(model_cfg(exported_cfg.model, 'student'))
-        reloaded = safe_torch_load(ckpt_out, map_location='cpu')['state_dict']
-        load_state_dict(plain, reloaded, strict=True)
+    plain = load_detector(cfg_out, ckpt_out)  # as a user of the exported files would
     inner = algorithm.student.eval()
-    plain.eval()
     torch.manual_seed(0)
     x = torch.rand(2, 3, img_size, img_size)  # a normalised batch, the same for both
     with torch.no_grad():
