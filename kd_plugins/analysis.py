@@ -79,10 +79,9 @@ def _fmt(value: Optional[object]) -> str:
     return f'{value:.3f}' if isinstance(value, float) else str(value)
 
 
-def training_curves(work_dir: str) -> Tuple[list, list]:
-    """From the newest run in ``work_dir``: ``val`` = [(epoch, mAP50-95, mAP50)] per validation
-    and ``loss`` = [(epoch, mean training loss)] per epoch."""
-    log = scalar_log(work_dir)
+def training_curves(log: Sequence[dict]) -> Tuple[list, list]:
+    """From the records of :func:`scalar_log`: ``val`` = [(epoch, mAP50-95, mAP50)] per
+    validation and ``loss`` = [(epoch, mean training loss)] per epoch."""
     val = [(r['step'], r['coco/bbox_mAP'], r['coco/bbox_mAP_50']) for r in log
            if 'coco/bbox_mAP' in r]
     loss: Dict[int, list] = {}

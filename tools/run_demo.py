@@ -104,10 +104,9 @@ def final_checkpoint(work_dir: str):
     return ckpt if osp.isfile(ckpt) else None
 
 
-def train_seconds_per_iter(work_dir: str):
-    """Median 'time' of the logged training iterations (the latest run in work_dir)."""
-    from kd_plugins.analysis import scalar_log
-    times = [r['time'] for r in scalar_log(work_dir) if 'time' in r and 'loss' in r]
+def train_seconds_per_iter(log: list):
+    """Median 'time' of the logged training iterations (records of ``scalar_log``)."""
+    times = [r['time'] for r in log if 'time' in r and 'loss' in r]
     return statistics.median(times) if times else None
 
 
@@ -267,7 +266,8 @@ def inference(args, runs: dict, out: str) -> None:
 
 def report(args, runs: dict, out: str, t_start: float) -> list:
     """Stage 6: the comparison table and the curves."""
-    from kd_plugins.analysis import model_complexity, plot_curves, training_curves, write_table
+    from kd_plugins.analysis import (model_complexity, plot_curves, scalar_log, training_curves,
+                                     write_table)
     stage(6, 'report')
     rows, curves = [], {}
     for key, model_name, method, config, *_ in args.models:
@@ -275,7 +275,8 @@ def report(args, runs: dict, out: str, t_start: float) -> list:
         params, flops = model_complexity(osp.join(ROOT, config), 256)
         wall_file = osp.join(r['work_dir'], 'train_wall_s.txt')
         wall = float(open(wall_file).read()) if osp.isfile(wall_file) else None
-        spi = train_seconds_per_iter(r['work_dir'])
+        log = scalar_log(r['work_dir'])
+        spi = train_seconds_per_iter(log)
         rows.append({'model': model_name, 'method': method, 'params_M': round(params, 2),
                      'FLOPs_G': round(flops, 2),
                      'mAP50': round(r['metrics']['coco/bbox_mAP_50'], 3),
@@ -283,7 +284,7 @@ def report(args, runs: dict, out: str, t_start: float) -> list:
                      'infer_img_per_s': round(r['images_per_s'], 1),
                      'train_s_per_iter': None if spi is None else round(spi, 3),
                      'train_wall_s': None if wall is None else round(wall)})
-        curves[f'{model_name} - {method}'] = training_curves(r['work_dir'])
+        curves[f'{model_name} - {method}'] = training_curves(log)
     caption = (f'Demo val split ({args.num_val} images); students {args.epochs} epochs, teacher '
                f'{args.teacher_epochs}; batch {args.batch_size}, learning rate {args.lr:g}, '
                f'{args.warmup_epochs}-epoch warm-up, seed {args.seed}, 256x256 input; FLOPs for '

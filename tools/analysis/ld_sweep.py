@@ -126,13 +126,14 @@ def collect(runs, out_prefix: str):
         if not _done(work_dir):
             print(f'skipped {label}: no finished run in {work_dir}')
             continue
+        log = scalar_log(work_dir)
         last = {}
-        for rec in scalar_log(work_dir):
+        for rec in log:
             last.update(rec)
         rows.append({'run': label, 'temperature': t, 'mAP50': last['coco/bbox_mAP_50'],
                      'mAP50-95': last['coco/bbox_mAP'],
                      'precision': last.get('pr/precision'), 'recall': last.get('pr/recall')})
-        curves[label] = training_curves(work_dir)
+        curves[label] = training_curves(log)
     if not rows:
         raise SystemExit('no finished run to collect')
     os.makedirs(osp.dirname(osp.abspath(out_prefix)), exist_ok=True)

@@ -240,15 +240,13 @@ class KDDenseLDLoss(nn.Module):
     def region_weights(self, priors: Tensor, gt_bboxes: Tensor, pad_flag: Tensor,
                        fg_mask: Tensor) -> Tensor:
         """(B, P) weights: ``kdr_weight`` on positives, ``elr_weight`` on ELR, else 0."""
-        from ..task_modules import ld_region_weights, point_prior_boxes
+        from ..task_modules import batch_region_weights, point_prior_boxes
         boxes = point_prior_boxes(priors[:, :2], priors[:, 2], self.prior_scale)
-        weights = []
-        for b in range(fg_mask.shape[0]):
-            gts = gt_bboxes[b][pad_flag[b, :, 0] > 0]
-            w, _ = ld_region_weights(boxes, gts, fg_mask[b].bool(), self.elr_iou_thr,
-                                     self.kdr_weight, self.elr_weight)
-            weights.append(w)
-        return torch.stack(weights)
+        real = pad_flag[..., 0] > 0  # (B, G): the padded ground truth's real boxes
+        image = torch.arange(real.shape[0], device=real.device)[:, None].expand_as(real)
+        weights, _ = batch_region_weights(boxes, gt_bboxes[real], image[real], fg_mask,
+                                          self.elr_iou_thr, self.kdr_weight, self.elr_weight)
+        return weights
 
     def forward(self, preds_S, preds_T, priors: Tensor, gt_bboxes: Tensor, pad_flag: Tensor,
                 assigned: dict) -> Tensor:

@@ -75,29 +75,21 @@ class _YOLOv5Regions:
     @torch.no_grad()
     def weights(self, gt, batch_size: int, featmap_sizes: List[Tuple[int, int]]) -> List[Tensor]:
         """(B, A, H, W) weights per level: ``kdr_weight`` on KDR, ``elr_weight`` on ELR."""
-        from ..task_modules import anchor_boxes, gt_table, yolov5_positive_masks
+        from ..task_modules import (anchor_boxes, batch_region_weights, gt_table,
+                                    yolov5_positive_masks)
         gt = gt_table(gt)
         positives = yolov5_positive_masks(gt, batch_size, featmap_sizes, self.strides,
                                           self.base_sizes, self.prior_match_thr,
                                           self.near_neighbor_thr)
         if self.elr_weight == 0:
             return [p.float() * self.kdr_weight for p in positives]
-        from mmdet.structures.bbox import bbox_overlaps
-        img = gt[:, 0].long()
         out = []
         for pos, size, stride, sizes in zip(positives, featmap_sizes, self.strides,
                                             self.base_sizes):
-            boxes = anchor_boxes(size, stride, sizes, pos.device).reshape(-1, 4)  # (P, 4)
-            # The best IoU of each anchor box with a box of its own image, all images at once:
-            # (P, N) overlaps reduced by image index into (P, B).
-            best = boxes.new_zeros((boxes.shape[0], batch_size))
-            if len(gt):
-                iou = bbox_overlaps(boxes, gt[:, 2:6].to(boxes.dtype))
-                best.scatter_reduce_(1, img[None].expand_as(iou), iou, 'amax')
-            pos = pos.reshape(batch_size, -1)
-            elr = (best.t() >= self.elr_iou_thr) & ~pos
-            w = pos.to(boxes.dtype) * self.kdr_weight + elr.to(boxes.dtype) * self.elr_weight
-            out.append(w.view(batch_size, len(sizes), *size))
+            boxes = anchor_boxes(size, stride, sizes, pos.device).reshape(-1, 4)
+            w, _ = batch_region_weights(boxes, gt[:, 2:6], gt[:, 0], pos.reshape(batch_size, -1),
+                                        self.elr_iou_thr, self.kdr_weight, self.elr_weight)
+            out.append(w.view(pos.shape))
         return out
 
 

@@ -44,23 +44,48 @@ def ld_region_weights(priors: Tensor, gt_bboxes: Tensor, positive: Tensor,
     Returns:
         tuple: ``weights`` (P,) float and ``region`` (P,) long.
     """
+    if positive.shape != priors.shape[:1]:
+        raise ValueError(f'positive has shape {tuple(positive.shape)}, expected '
+                         f'({priors.shape[0]},): one flag per prior')
+    weights, region = batch_region_weights(
+        priors, gt_bboxes, gt_bboxes.new_zeros(len(gt_bboxes), dtype=torch.long),
+        positive[None], elr_iou_thr, kdr_weight, elr_weight)
+    return weights[0], region[0]
+
+
+def batch_region_weights(priors: Tensor, gt_bboxes: Tensor, gt_image: Tensor, positive: Tensor,
+                         elr_iou_thr: float = 0.5, kdr_weight: float = 1.0,
+                         elr_weight: float = 0.5) -> Tuple[Tensor, Tensor]:
+    """:func:`ld_region_weights` for a batch of B images sharing the priors, in one pass: one
+    (P, N) IoU matrix against the boxes of all images, reduced per image.
+
+    Args:
+        priors (Tensor): (P, 4) prior boxes, xyxy, in image pixels.
+        gt_bboxes (Tensor): (N, 4) ground-truth boxes of the whole batch (N may be 0).
+        gt_image (Tensor): (N,) long, the image index in [0, B) of each box.
+        positive (Tensor): (B, P) bool, the assigner's positives (KDR).
+        elr_iou_thr, kdr_weight, elr_weight: as :func:`ld_region_weights`.
+
+    Returns:
+        tuple: ``weights`` (B, P) float and ``region`` (B, P) long.
+    """
     from mmdet.structures.bbox import bbox_overlaps
     if not 0 < elr_iou_thr <= 1:
         raise ValueError(f'elr_iou_thr must be in (0, 1], got {elr_iou_thr}')
     for name, w in (('kdr_weight', kdr_weight), ('elr_weight', elr_weight)):
         if not w >= 0:
             raise ValueError(f'{name} must be >= 0, got {w}')
-    if positive.shape != priors.shape[:1]:
+    if positive.dim() != 2 or positive.shape[1] != priors.shape[0]:
         raise ValueError(f'positive has shape {tuple(positive.shape)}, expected '
-                         f'({priors.shape[0]},): one flag per prior')
-    region = torch.full((priors.shape[0], ), NONE, dtype=torch.long, device=priors.device)
-    region[positive.bool()] = KDR
+                         f'(batch, {priors.shape[0]}): one flag per image and prior')
+    positive = positive.bool()
+    best = priors.new_zeros((priors.shape[0], positive.shape[0]))  # (P, B)
     if gt_bboxes.numel():
-        best_iou = bbox_overlaps(priors, gt_bboxes.to(priors.dtype)).max(dim=1).values
-        region[(best_iou >= elr_iou_thr) & ~positive.bool()] = ELR
-    weights = torch.zeros(priors.shape[0], dtype=priors.dtype, device=priors.device)
-    weights[region == KDR] = kdr_weight
-    weights[region == ELR] = elr_weight
+        iou = bbox_overlaps(priors, gt_bboxes.to(priors.dtype))  # (P, N)
+        best.scatter_reduce_(1, gt_image.long()[None].expand_as(iou), iou, 'amax')
+    elr = (best.t() >= elr_iou_thr) & ~positive
+    region = positive.long() * KDR + elr.long() * ELR
+    weights = positive.to(priors.dtype) * kdr_weight + elr.to(priors.dtype) * elr_weight
     return weights, region
 
 
