@@ -211,3 +211,122 @@ def test_split_keeps_roboflow_copies_together_and_subsets(tmp_path):
     assert n == 30
     with pytest.raises(ValueError, match='subset=1000'):
         split_coco(ann, str(tmp_path / 'x'), subset=1000)
+
+
+# ---- KDYOLOv5CocoDataset: the data is checked while it loads -------------------------------
+
+def _coco_set(root, images=None, annotations=None, categories=None):
+    """Two 100x80 images with one box each (classes 'a' = id 1, 'b' = id 2) in ``root``."""
+    os.makedirs(osp.join(root, 'img'), exist_ok=True)
+    for name in ('x.jpg', 'y.jpg'):
+        _img(osp.join(root, 'img', name))
+    coco = dict(
+        images=images if images is not None else [
+            dict(id=1, file_name='x.jpg', width=100, height=80),
+            dict(id=2, file_name='y.jpg', width=100, height=80)],
+        annotations=annotations if annotations is not None else [
+            dict(id=10, image_id=1, category_id=1, bbox=[10, 10, 30, 20], area=600, iscrowd=0),
+            dict(id=11, image_id=2, category_id=2, bbox=[50, 40, 20, 30], area=600, iscrowd=0)],
+        categories=categories or [dict(id=1, name='a'), dict(id=2, name='b')])
+    with open(osp.join(root, 'ann.json'), 'w') as f:
+        json.dump(coco, f)
+    return str(root)
+
+
+def _load(root, dataset='KDYOLOv5CocoDataset', classes=('a', 'b'), **kwargs):
+    from mmyolo.registry import DATASETS
+    from mmyolo.utils import register_all_modules
+    register_all_modules()
+    return DATASETS.build(dict(type=dataset, data_root=root + '/', ann_file='ann.json',
+                               data_prefix=dict(img='img/'), metainfo=dict(classes=classes),
+                               pipeline=[], **kwargs))
+
+
+def test_checked_dataset_loads_what_mmyolo_loads(tmp_path):
+    root = _coco_set(tmp_path)
+    ours, theirs = _load(root), _load(root, dataset='YOLOv5CocoDataset')
+    assert len(ours) == 2
+    assert [ours.get_data_info(i) for i in range(2)] == \
+        [theirs.get_data_info(i) for i in range(2)]
+    assert ours.get_data_info(1)['instances'][0]['bbox'] == [50, 40, 70, 70]
+    assert ours.get_data_info(1)['instances'][0]['bbox_label'] == 1
+
+
+def _two_boxes(first, second_bbox=(50, 40, 20, 30), second_area=600, category_id=2):
+    return [first, dict(id=11, image_id=2, category_id=category_id, bbox=list(second_bbox),
+                        area=second_area, iscrowd=0)]
+
+
+GOOD = dict(id=10, image_id=1, category_id=1, bbox=[10, 10, 30, 20], area=600, iscrowd=0)
+
+
+@pytest.mark.parametrize('case,expected', [
+    ('no_file', r'annotation file .*/ann.json does not exist: check data_root and ann_file'),
+    ('no_images', r'ann.json lists no images'),
+    ('missing_image', r'1 image\(s\) missing or unreadable: .*img/y.jpg \(missing\)\. Check '
+                      r'data_root and data_prefix.img'),
+    ('unreadable_image', r'img/y.jpg \(unreadable \(UnidentifiedImageError'),
+    ('zero_area', r'1 box\(es\) of zero area, under 1 px or outside their image: annotation '
+                  r'id 11 of y.jpg: bbox \[50, 40, 0, 30\] area 0.*bad_boxes=\'warn\''),
+    ('sub_pixel', r'annotation id 11 of y.jpg: bbox \[50, 40, 0.5, 30\]'),
+    ('outside', r'annotation id 11 of y.jpg: bbox \[120, 40, 20, 30\] outside the 100x80 image'),
+    ('class_out_of_range', r'1 annotation\(s\) with a category_id that is not a category of '
+                           r'the file \(class id out of range; the file\'s category ids are '
+                           r'\[1, 2\]\): annotation id 11 of y.jpg: category_id 7'),
+    ('classes_not_in_file', r"metainfo.classes \('pothole',\) are not categories of the file, "
+                            r"whose categories are \('a', 'b'\)"),
+])
+def test_bad_data_stops_at_load_naming_the_file(tmp_path, case, expected):
+    from kd_plugins.datasets import DatasetCheckError
+    annotations, images, kwargs = None, None, {}
+    if case == 'no_images':
+        images, annotations = [], []
+    elif case == 'zero_area':
+        annotations = _two_boxes(GOOD, (50, 40, 0, 30), 0)
+    elif case == 'sub_pixel':
+        annotations = _two_boxes(GOOD, (50, 40, 0.5, 30), 15)
+    elif case == 'outside':
+        annotations = _two_boxes(GOOD, (120, 40, 20, 30))
+    elif case == 'class_out_of_range':
+        annotations = _two_boxes(GOOD, category_id=7)
+    elif case == 'classes_not_in_file':
+        kwargs['classes'] = ('pothole', )
+    root = _coco_set(tmp_path, images=images, annotations=annotations)
+    if case == 'no_file':
+        os.remove(osp.join(root, 'ann.json'))
+    elif case == 'missing_image':
+        os.remove(osp.join(root, 'img', 'y.jpg'))
+    elif case == 'unreadable_image':
+        with open(osp.join(root, 'img', 'y.jpg'), 'w') as f:
+            f.write('<html>not an image</html>')
+    with pytest.raises(DatasetCheckError, match=expected):
+        _load(root, **kwargs)
+
+
+def test_image_checks_and_bad_box_opt_out(tmp_path):
+    root = _coco_set(tmp_path, annotations=_two_boxes(GOOD, (50, 40, 0, 30), 0))
+    with open(osp.join(root, 'img', 'x.jpg'), 'r+b') as f:  # a JPEG cut after its header
+        f.truncate(f.read().index(b'\xff\xda') + 20)  # start of scan + a few bytes
+    from kd_plugins.datasets import image_problem
+    path = osp.join(root, 'img', 'x.jpg')
+    assert image_problem(path, 'exists') == '' and image_problem(path, 'header') == ''
+    assert image_problem(path, 'decode').startswith('unreadable (OSError')
+    assert image_problem(path + '.gone', 'none') == ''
+    # bad_boxes='warn': the degenerate box is dropped as MMDetection drops it; loading goes on.
+    ds = _load(root, bad_boxes='warn', check_images='exists')
+    assert [len(ds.get_data_info(i)['instances']) for i in range(2)] == [1, 0]
+    with pytest.raises(ValueError, match="check_images must be one of"):
+        _load(root, check_images='full')
+    with pytest.raises(ValueError, match="bad_boxes must be one of"):
+        _load(root, bad_boxes='skip')
+
+
+def test_classes_left_out_on_purpose_load_and_no_box_at_all_stops(tmp_path):
+    from kd_plugins.datasets import DatasetCheckError
+    root = _coco_set(tmp_path)
+    ds = _load(root, classes=('b', ))  # a subset of the file's classes: 'a' is left out
+    assert [len(ds.get_data_info(i)['instances']) for i in range(len(ds))] == [0, 1]
+    root2 = _coco_set(tmp_path / 'only_a',
+                      annotations=[GOOD, dict(GOOD, id=11, image_id=2)])
+    with pytest.raises(DatasetCheckError, match=r"no image has a box of the classes \('b',\)"):
+        _load(root2, classes=('b', ))

@@ -161,3 +161,18 @@ def test_crafted_checkpoint_is_refused_by_every_tool_path(path, tiny_data, tmp_p
     assert r.returncode != 0
     assert 'refused to load checkpoint' in r.stderr and 'evil.pth' in r.stderr
     assert not marker.exists()
+
+
+def test_missing_image_stops_training_before_the_first_iteration(tiny_data, tmp_path):
+    import shutil
+    data = tmp_path / 'data'
+    shutil.copytree(tiny_data, data)
+    gone = sorted(os.listdir(data / 'train'))[3]
+    os.remove(data / 'train' / gone)
+    r = subprocess.run([sys.executable, 'tools/train.py', V5, '--work-dir', str(tmp_path / 'w'),
+                        '--cfg-options', *options_argv(tiny_options(data))], cwd=ROOT,
+                       capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert f'1 image(s) missing or unreadable: {data}/train/{gone} (missing)' in out
+    assert 'annotations/train.json' in out and 'Epoch(train)' not in out

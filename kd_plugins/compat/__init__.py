@@ -9,12 +9,13 @@ module                 what it fixes
 ``scope_leak``         ``_scope_`` from ``mmyolo::`` bases reaches collate_fn and Albu
 ``optim_constructor``  ``YOLOv5OptimizerConstructor`` chokes on norms without weights
 ``cpu_dist``           multi-process training on CPU (gloo, DDP device_ids, SyncBN)
+``albu_seed``          ``mmdet.Albu`` ignores MMEngine's seeds on albumentations 2.x
 =====================  ===============================================================
 
 Undeclared upstream dependencies (``albumentations`` for YOLOv8 pipelines, ``joblib`` for
 MMRazor) are declared in ``setup.py``. :func:`apply_all` runs on ``import kd_plugins``.
 """
-from . import checkpoint, cpu_dist, mmrazor_quant, optim_constructor, scope_leak
+from . import albu_seed, checkpoint, cpu_dist, mmrazor_quant, optim_constructor, scope_leak
 from .checkpoint import UnsafeCheckpointError, safe_torch_load
 from .cpu_dist import prepare_cpu_distributed
 from .mmrazor_quant import QuantizationUnavailableError
@@ -34,3 +35,4 @@ def apply_all() -> None:
     checkpoint.apply()
     scope_leak.apply()
     optim_constructor.apply()
+    albu_seed.apply()
