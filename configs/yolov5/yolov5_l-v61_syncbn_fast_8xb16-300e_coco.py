@@ -4,12 +4,13 @@
 _base_ = 'mmyolo::yolov5/yolov5_l-v61_syncbn_fast_8xb16-300e_coco.py'
 custom_imports = dict(imports=['kd_plugins'], allow_failed_imports=False)
 
-# kd_plugins: data checked while it loads, COCO's few degenerate boxes logged and dropped as
-# MMDetection does (docs/troubleshooting.md); seeds set per epoch so that --resume repeats an
-# uninterrupted run (kd_plugins/engine/seed.py).
+# kd_plugins: data checked while it loads (degenerate boxes logged and dropped as MMDetection
+# does, not a stop for a large set; docs/troubleshooting.md); seeds set per epoch so that
+# --resume repeats an uninterrupted run (kd_plugins/engine/seed.py); host memory logged.
 train_dataloader = dict(
     dataset=dict(type='KDYOLOv5CocoDataset', check_images='exists', bad_boxes='warn'))
 val_dataloader = dict(
     dataset=dict(type='KDYOLOv5CocoDataset', check_images='exists', bad_boxes='warn'))
 test_dataloader = val_dataloader
-default_hooks = dict(epoch_seed=dict(type='KDEpochSeedHook'))
+default_hooks = dict(
+    epoch_seed=dict(type='KDEpochSeedHook'), memory=dict(type='KDMemoryHook'))

@@ -127,6 +127,7 @@ optim_wrapper = dict(optimizer=dict(lr=base_lr, batch_size_per_gpu=train_batch_s
 
 default_hooks = dict(
     epoch_seed=dict(type='KDEpochSeedHook'),  # --resume repeats an uninterrupted run
+    memory=dict(type='KDMemoryHook'),  # host memory in the log every epoch
     param_scheduler=dict(max_epochs=max_epochs, warmup_mim_iter=warmup_iters),
     checkpoint=dict(interval=save_epoch_intervals, max_keep_ckpts=max_keep_ckpts),
     logger=dict(type='LoggerHook', interval=log_interval))
