@@ -207,6 +207,33 @@ def test_albu_scope_leak_is_fixed():
     assert leaked['transforms'][0]['_scope_'] == 'mmyolo'  # the config is not modified
 
 
+def _albu_draws(transform, seed, n=12):
+    """Which of ``n`` calls of a p=0.5 ToGray Albu turned the image gray, after seeding
+    NumPy (as MMEngine seeds a process or a data worker) with ``seed``."""
+    img = np.random.RandomState(0).randint(0, 255, (16, 16, 3)).astype(np.uint8)
+    np.random.seed(seed)
+    outs = [transform(dict(img=img.copy()))['img'] for _ in range(n)]
+    return [bool((o[..., 0] == o[..., 1]).all()) for o in outs]
+
+
+def test_albu_follows_the_global_seed():
+    from mmdet.datasets.transforms import Albu
+    from kd_plugins.compat import albu_seed
+    albu = Albu(transforms=[dict(type='ToGray', p=0.5)], keymap={'img': 'image'},
+                bbox_params=None)
+    upstream = getattr(Albu.transform, albu_seed._ORIGINAL)
+    # Upstream with albumentations 2.x: each transform has its own OS-seeded generator, the
+    # global seed is ignored (two transforms agree by chance with probability 2^-12).
+    fresh = Albu(transforms=[dict(type='ToGray', p=0.5)], keymap={'img': 'image'},
+                 bbox_params=None)
+    assert _albu_draws(lambda r: upstream(albu, r), 0) != \
+        _albu_draws(lambda r: upstream(fresh, r), 0)
+    # Fixed: the same global seed gives the same draws, another seed others.
+    first = _albu_draws(albu.transform, 0)
+    assert first == _albu_draws(albu.transform, 0) != _albu_draws(albu.transform, 1)
+    assert 0 < sum(first) < len(first)  # p=0.5: some gray, some not
+
+
 # ---------------------------------------------------------------- optimizer constructor
 class _WithAffineFreeNorm(nn.Module):
 

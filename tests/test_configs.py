@@ -24,6 +24,12 @@ def test_config_loads_and_builds(path, tiny_data):
     register_all_modules()
     cfg = Config.fromfile(osp.join(ROOT, path))
     assert 'kd_plugins' in cfg.custom_imports['imports']
+    # Every config checks its data while loading it, reseeds per epoch (an exact --resume)
+    # and logs host memory.
+    for split in ('train', 'val', 'test'):
+        assert cfg[f'{split}_dataloader'].dataset.type == 'KDYOLOv5CocoDataset', split
+    assert cfg.default_hooks.epoch_seed.type == 'KDEpochSeedHook'
+    assert cfg.default_hooks.memory.type == 'KDMemoryHook'
     if 'distiller' in cfg.model:  # a distillation: check the student (the teacher is checked
         from mmrazor.registry import MODELS as RAZOR_MODELS  # when it is built)
         algorithm = RAZOR_MODELS.build(dict(cfg.model, teacher_ckpt=None))

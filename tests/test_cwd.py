@@ -159,3 +159,26 @@ def test_names_do_not_shadow_mmrazor():
     for name in ('KDChannelWiseDivergence', 'KDSpatialAttention', 'KDChannelAttention',
                  'KDChannelProjector', 'KDConnectorChain'):
         assert MODELS.get(name).__module__.startswith('kd_plugins.')
+
+
+@pytest.mark.parametrize('cfg,message', [
+    (dict(type='KDConnectorChain', connectors=[dict(type='KDSpatialAtention')]),
+     "KDConnectorChain connectors[0]: type 'KDSpatialAtention' is not registered; closest: "
+     "KDSpatialAttention"),
+    (dict(type='KDConfigurableDistiller',
+          connectors=dict(s0=dict(type='KDChanelProjector', student_channels=1,
+                                  teacher_channels=2))),
+     "connector 's0': type 'KDChanelProjector' is not registered; closest: KDChannelProjector"),
+    (dict(type='KDConfigurableDistiller',
+          distill_losses=dict(loss_cwd=dict(type='KDChannelWiseDivergense'))),
+     "distillation loss 'loss_cwd': type 'KDChannelWiseDivergense' is not registered; "
+     "closest: KDChannelWiseDivergence"),
+    (dict(type='KDConfigurableDistiller', distill_losses=dict(loss_x=dict(type='Xyzzy'))),
+     "distillation loss 'loss_x': type 'Xyzzy' is not registered; kd_plugins registers "
+     "KDChannelAttention, KDChannelProjector,"),
+])
+def test_unknown_connector_attention_or_loss_type_names_the_closest(cfg, message):
+    from kd_plugins.models.registry_check import UnknownTypeError
+    with pytest.raises(UnknownTypeError) as info:
+        MODELS.build(cfg)
+    assert str(info.value).startswith(message), str(info.value)

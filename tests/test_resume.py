@@ -26,7 +26,7 @@ def _resume_config(tiny_data, teacher, tmp_path, kill_at=None):
         'log_processor.window_size': 1})  # log each iteration's values, not running means
     cfg.custom_hooks[1].switch_epoch = 3
     cfg.custom_hooks.append(dict(type='mmrazor.StopDistillHook', stop_epoch=3))
-    cfg.default_hooks.epoch_seed = dict(type='KDEpochSeedHook')
+    assert cfg.default_hooks.epoch_seed.type == 'KDEpochSeedHook'  # from the configs
     if kill_at is not None:
         cfg.custom_imports.imports.append('kd_test_hooks')
         cfg.custom_hooks.append(dict(type='KDTestKillHook', at_iter=kill_at))
@@ -103,3 +103,48 @@ def test_killed_distillation_resumes_to_identical_weights(tiny_data, tmp_path):
                 student = sum(v for k, v in rec.items() if k.startswith('student.loss'))
                 gap = rec['loss'] - student
                 assert (gap > 1e-3) if rec['epoch'] == 3 else abs(gap) < 1e-4, (work, rec)
+
+
+def _runner(epoch, workers, persistent, seed=7):
+    from functools import partial
+    from types import SimpleNamespace
+
+    from mmengine.dataset import worker_init_fn
+    from torch.utils.data import DataLoader
+    loader = DataLoader(list(range(4)), num_workers=workers, persistent_workers=persistent,
+                        worker_init_fn=partial(worker_init_fn, num_workers=workers, rank=0,
+                                               seed=seed))
+    messages = []
+    logger = SimpleNamespace(warning=messages.append)
+    return SimpleNamespace(seed=seed, epoch=epoch, train_dataloader=loader,
+                           logger=logger), messages
+
+
+def test_epoch_seed_hook_seeds_every_generator_and_the_workers():
+    import random
+
+    import numpy as np
+
+    from kd_plugins.engine import KDEpochSeedHook, epoch_seed
+    seeds = {epoch_seed(7, e) for e in range(100)} | {epoch_seed(8, e) for e in range(100)}
+    assert len(seeds) == 200 and all(0 <= s < 2**32 for s in seeds)
+    hook = KDEpochSeedHook()
+    runner, _ = _runner(epoch=3, workers=2, persistent=False)
+    hook.before_train_epoch(runner)
+    drawn = (random.random(), np.random.rand(), torch.rand(1).item())
+    s = epoch_seed(7, 3)
+    random.seed(s)
+    np.random.seed(s)
+    torch.manual_seed(s)
+    assert drawn == (random.random(), np.random.rand(), torch.rand(1).item())
+    init = runner.train_dataloader.worker_init_fn
+    assert init.keywords == dict(num_workers=2, rank=0, seed=s)
+    # Persistent workers keep their seed (they are not recreated) and a resume says so.
+    runner, messages = _runner(epoch=3, workers=2, persistent=True)
+    hook.before_train_epoch(runner)
+    hook.before_train(runner)
+    assert runner.train_dataloader.worker_init_fn.keywords['seed'] == 7
+    assert len(messages) == 1 and 'persistent_workers=False or num_workers=0' in messages[0]
+    runner, messages = _runner(epoch=0, workers=2, persistent=True)  # not a resume: silent
+    hook.before_train(runner)
+    assert messages == []

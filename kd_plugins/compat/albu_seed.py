@@ -17,6 +17,7 @@ microseconds). Without ``Compose.set_random_seed`` (older albumentations) nothin
 """
 import numpy as np
 
+from ._wrap import ORIGINAL as _ORIGINAL  # noqa: F401  (tests reach the upstream function)
 from ._wrap import wrap_once
 
 

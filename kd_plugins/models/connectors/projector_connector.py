@@ -10,6 +10,8 @@ from mmrazor.models.architectures.connectors.base_connector import BaseConnector
 from mmrazor.registry import MODELS
 from torch import nn
 
+from ..registry_check import check_type
+
 
 @MODELS.register_module()
 class KDChannelProjector(BaseConnector):
@@ -62,6 +64,8 @@ class KDConnectorChain(BaseConnector):
         super().__init__(init_cfg)
         if not connectors:
             raise ValueError('KDConnectorChain needs at least one connector')
+        for i, c in enumerate(connectors):
+            check_type(c, f'KDConnectorChain connectors[{i}]')
         # Built in MMRazor's scope whatever the caller's default scope is.
         self.chain = nn.ModuleList(MODELS.build(dict(c, _scope_=c.get('_scope_', 'mmrazor')))
                                    for c in connectors)

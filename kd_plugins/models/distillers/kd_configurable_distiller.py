@@ -6,6 +6,8 @@ from mmrazor.models.distillers import ConfigurableDistiller
 from mmrazor.models.task_modules import ModuleOutputsRecorder
 from mmrazor.registry import MODELS
 
+from ..registry_check import check_type
+
 
 def _check_sources(manager, model, side: str) -> None:
     """Every module recorder's ``source`` must name a module of ``model``."""
@@ -27,6 +29,18 @@ class KDConfigurableDistiller(ConfigurableDistiller):
     """Same config and behaviour as ``ConfigurableDistiller``; a loss that rejects its inputs
     (e.g. student and teacher maps of different spatial size) raises an error that also names
     the loss, the recorders and the shapes they delivered."""
+
+    def build_connectors(self, connectors=None):
+        for name, cfg in (connectors or {}).items():
+            for i, c in enumerate(cfg if isinstance(cfg, list) else [cfg]):
+                check_type(c, f"connector '{name}'" + (f' [{i}]' if isinstance(cfg, list)
+                                                       else ''))
+        return super().build_connectors(connectors)
+
+    def build_distill_losses(self, losses=None):
+        for name, cfg in (losses or {}).items():
+            check_type(cfg, f"distillation loss '{name}'")
+        return super().build_distill_losses(losses)
 
     def prepare_from_student(self, model) -> None:
         _check_sources(self.student_recorders, model, 'student')
