@@ -22,6 +22,20 @@ def _status_mib(pid) -> Dict[str, float]:
     return out
 
 
+def _pss_mib(pid) -> float:
+    """Proportional set size of a process in MiB (shared pages split between the processes
+    sharing them, so that sums over processes do not count forked pages twice); 0 when
+    ``/proc/<pid>/smaps_rollup`` is unreadable (Linux < 4.14, or the process ended)."""
+    try:
+        with open(f'/proc/{pid}/smaps_rollup') as f:
+            for line in f:
+                if line.startswith('Pss:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def child_pids(pid='self') -> List[int]:
     """Direct children of a process (the data loader's workers of a training process)."""
     pids = []
@@ -42,15 +56,19 @@ def memory_mib() -> Dict[str, float]:
     """Resident memory of this process and its children, MiB: ``rss`` / ``peak_rss`` (this
     process, now / highest so far), ``workers_rss`` / ``workers_peak_rss`` (sums over the
     children alive now), ``total_peak_rss`` (the two peaks added: an upper bound of what the
-    run has held at once), ``workers`` (how many). Empty where ``/proc`` is not available."""
+    run has held at once; forked workers share pages with the main process, which RSS counts
+    in each), ``total_pss`` (this process and its children now, shared pages counted once),
+    ``workers`` (how many). Empty where ``/proc`` is not available."""
     main = _status_mib('self')
     if not main:
         return {}
-    kids = [m for m in (_status_mib(p) for p in child_pids()) if m]
+    pids = child_pids()
+    kids = [m for m in (_status_mib(p) for p in pids) if m]
     out = dict(rss=main['VmRSS'], peak_rss=main['VmHWM'],
                workers_rss=sum(m['VmRSS'] for m in kids),
                workers_peak_rss=sum(m['VmHWM'] for m in kids), workers=float(len(kids)))
     out['total_peak_rss'] = out['peak_rss'] + out['workers_peak_rss']
+    out['total_pss'] = _pss_mib('self') + sum(_pss_mib(p) for p in pids)
     return out
 
 
@@ -58,9 +76,11 @@ def memory_mib() -> Dict[str, float]:
 class KDMemoryHook(Hook):
     """Log the host memory (resident set) of training after every ``interval`` epochs.
 
-    One log line per epoch, e.g. ``Epoch 3 host memory: main 1834 MiB (peak 1902), 2 data
-    workers 812 MiB (peak 830), peak total 2732 MiB``, and the values as scalars ``mem/*``
-    in the run's ``vis_data/scalars.json`` (step = epoch) for plots and checks. A run whose
+    One log line per epoch, ``Epoch <e> host memory: main <m> MiB (peak <p>), <k> data
+    workers <w> MiB (peak <q>), peak total <t> MiB; all processes now without double-counting
+    shared pages (PSS) <s> MiB``, and the values as scalars ``mem/*`` in the
+    run's ``vis_data/scalars.json`` (step = epoch) for plots and checks (see
+    :func:`memory_mib`). Persistent validation workers appear after the first validation. A run whose
     peak total keeps rising epoch after epoch holds on to something per iteration
     (tests/test_memory.py measures a distillation and a deliberate leak). Linux only (reads
     ``/proc``); elsewhere it logs once that it cannot measure.
@@ -87,6 +107,7 @@ class KDMemoryHook(Hook):
             f'Epoch {runner.epoch + 1} host memory: main {mem["rss"]:.0f} MiB (peak '
             f'{mem["peak_rss"]:.0f}), {int(mem["workers"])} data workers '
             f'{mem["workers_rss"]:.0f} MiB (peak {mem["workers_peak_rss"]:.0f}), peak total '
-            f'{mem["total_peak_rss"]:.0f} MiB')
+            f'{mem["total_peak_rss"]:.0f} MiB; all processes now without double-counting '
+            f'shared pages (PSS) {mem["total_pss"]:.0f} MiB')
         runner.visualizer.add_scalars({f'mem/{k}': v for k, v in mem.items()},
                                       step=runner.epoch + 1)
