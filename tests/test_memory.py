@@ -1,8 +1,6 @@
 """Host memory does not grow across the epochs of a distillation (and a leak would show)."""
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 from mmengine.config import Config

@@ -172,9 +172,13 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         except UnsafeCheckpointError:
             raise
         except Exception as e:  # torch raises many types for a file that is not a checkpoint
+            detail = str(e).splitlines()[0] if str(e) else 'no detail'
+            if len(detail) > 100:  # torch's zip errors run on for a paragraph
+                detail = detail[:detail.find('. ') + 1] if 0 < detail.find('. ') < 100 else \
+                    detail[:100] + '...'
             raise ValueError(
                 f'teacher_ckpt {path} could not be read as a checkpoint ({type(e).__name__}: '
-                f'{str(e).splitlines()[0] if str(e) else "no detail"}): the file is truncated '
+                f'{detail}): the file is truncated '
                 '(an interrupted copy or download) or not a PyTorch checkpoint. Copy it again, '
                 'or point teacher_ckpt at the epoch_*.pth the teacher training wrote') from e
         state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None

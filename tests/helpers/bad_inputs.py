@@ -1,0 +1,160 @@
+"""Feed each bad input of docs/troubleshooting.md to kd_plugins once and print the message it
+gives, as a markdown table (first 300 characters of each message):
+
+    python tests/helpers/bad_inputs.py > bad_inputs.md
+
+The tests assert these messages; this prints them side by side for a review or a report.
+Runs in about a minute on a CPU (no training).
+"""
+import contextlib
+import io
+import json
+import os
+import os.path as osp
+import sys
+import tempfile
+
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path[:0] = [osp.dirname(HERE), osp.dirname(osp.dirname(HERE))]  # tests/, the repository
+
+
+def main():
+    import torch
+    from mmengine.config import Config
+    from mmrazor.registry import MODELS
+    from mmyolo.registry import DATASETS
+    from mmyolo.utils import register_all_modules
+
+    import kd_plugins  # noqa: F401
+    from conftest import ROOT
+    from test_compat import _RunsCode
+    from test_datasets import GOOD, _coco_set, _two_boxes
+    from test_distill import CWD_ATT, STUDENT, TEACHER, _save_model, _Toy, _toy_distiller
+    from kd_plugins.models import (KDChannelWiseDivergence, KDClassificationKDLoss,
+                                   KDLocalizationDistillLoss)
+    register_all_modules()
+    tmp = tempfile.mkdtemp()
+    teacher = osp.join(tmp, 'teacher.pth')
+    _save_model(TEACHER, teacher)
+
+    def algorithm(ckpt, **teacher_cfg):
+        cfg = Config.fromfile(f'{ROOT}/{CWD_ATT}')
+        return MODELS.build(dict(cfg.model, teacher_ckpt=ckpt, **(
+            dict(teacher=teacher_cfg) if teacher_cfg else {})))
+
+    def truncated():
+        path = osp.join(tmp, 'truncated.pth')
+        data = open(teacher, 'rb').read()
+        open(path, 'wb').write(data[:len(data) // 3])
+        algorithm(path)
+
+    def text_file():
+        path = osp.join(tmp, 'notes.pth')
+        open(path, 'w').write('teacher: see the shared drive\n')
+        algorithm(path)
+
+    def crafted():
+        path = osp.join(tmp, 'evil.pth')
+        torch.save({'state_dict': {}, 'evil': _RunsCode(osp.join(tmp, 'pwned'))}, path)
+        algorithm(path)
+
+    def other_architecture():
+        path = osp.join(tmp, 'yolov8n.pth')
+        _save_model(STUDENT, path)
+        algorithm(path)
+
+    def checkpoint_other_classes():
+        cfg = Config.fromfile(f'{ROOT}/{TEACHER}')
+        cfg.model.bbox_head.head_module.num_classes = 80
+        dumped = osp.join(tmp, 'teacher80.py')
+        cfg.dump(dumped)
+        path = osp.join(tmp, 'teacher80.pth')
+        _save_model(dumped, path)
+        algorithm(path)
+
+    def teacher_other_classes():
+        cfg = Config.fromfile(f'{ROOT}/{TEACHER}').model
+        cfg.bbox_head.head_module.num_classes = 80
+        cfg._scope_ = 'mmyolo'
+        algorithm(teacher, **cfg)
+
+    def recorder_no_module():
+        _toy_distiller('neck.out_layer.1').prepare_from_student(_Toy())
+
+    def recorder_never_runs():
+        d = _toy_distiller('head')
+        s, t = _Toy(), _Toy()
+        d.prepare_from_student(s)
+        d.prepare_from_teacher(t)
+        with d.student_recorders, d.teacher_recorders:
+            s(torch.randn(1, 3, 8, 8))
+            t(torch.randn(1, 3, 8, 8))
+        d.compute_distill_losses()
+
+    def channels():
+        KDChannelWiseDivergence()(torch.randn(1, 64, 8, 8), torch.randn(1, 128, 8, 8))
+
+    def spatial():
+        KDChannelWiseDivergence()(torch.randn(1, 64, 8, 8), torch.randn(1, 64, 4, 4))
+
+    def data(case):
+        def run():
+            root = osp.join(tmp, case)
+            os.makedirs(root, exist_ok=True)
+            annotations = {'zero_area': _two_boxes(GOOD, (50, 40, 0, 30), 0),
+                           'class_out_of_range': _two_boxes(GOOD, category_id=7)}.get(case)
+            _coco_set(root, images=[] if case == 'no_images' else None,
+                      annotations=[] if case == 'no_images' else annotations)
+            if case == 'missing_image':
+                os.remove(osp.join(root, 'img', 'y.jpg'))
+            if case == 'unreadable_image':
+                open(osp.join(root, 'img', 'y.jpg'), 'w').write('<html>not an image</html>')
+            if case == 'no_annotation_file':
+                os.remove(osp.join(root, 'ann.json'))
+            classes = ('pothole', ) if case == 'classes_not_in_file' else ('a', 'b')
+            DATASETS.build(dict(type='KDYOLOv5CocoDataset', data_root=root + '/',
+                                ann_file='ann.json', data_prefix=dict(img='img/'),
+                                metainfo=dict(classes=classes), pipeline=[]))
+        return run
+
+    cases = [
+        ('teacher checkpoint missing', lambda: algorithm(osp.join(tmp, 'missing.pth'))),
+        ('teacher checkpoint truncated (a third of the file)', truncated),
+        ('teacher checkpoint not a checkpoint (a text file)', text_file),
+        ('teacher checkpoint whose pickle would run a command', crafted),
+        ('teacher checkpoint of another architecture (YOLOv8-N for YOLOv8-S)',
+         other_architecture),
+        ('teacher checkpoint with 80 classes, teacher config 5', checkpoint_other_classes),
+        ('teacher config 80 classes, student 5', teacher_other_classes),
+        ('recorder source naming no module', recorder_no_module),
+        ('recorder on a module that never runs in forward', recorder_never_runs),
+        ('student 64 / teacher 128 channels, no projector', channels),
+        ('student 8x8 / teacher 4x4 maps', spatial),
+        ('LD temperature 0', lambda: KDLocalizationDistillLoss(temperature=0)),
+        ('classification KD gamma 1.5', lambda: KDClassificationKDLoss(gamma=1.5)),
+        ('negative loss weight', lambda: KDChannelWiseDivergence(loss_weight=-1)),
+        ('unknown attention type (typo)', lambda: MODELS.build(dict(
+            type='KDConnectorChain', _scope_='mmrazor',
+            connectors=[dict(type='KDSpatialAtention')]))),
+        ('unknown loss type', lambda: MODELS.build(dict(
+            type='KDConfigurableDistiller', _scope_='mmrazor',
+            distill_losses=dict(loss_cwd=dict(type='KDChannelWiseDivergense'))))),
+    ] + [(f'data: {c.replace("_", " ")}', data(c)) for c in (
+        'no_annotation_file', 'no_images', 'missing_image', 'unreadable_image', 'zero_area',
+        'class_out_of_range', 'classes_not_in_file')]
+
+    print('| bad input | error | message |\n|---|---|---|')
+    for what, fn in cases:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # pycocotools' progress prints
+                fn()
+        except Exception as e:  # the point: print whatever it raised
+            msg = str(e).replace(tmp, '<tmp>').replace('\n', ' ').replace('|', '\\|')
+            print(f'| {what} | {type(e).__name__} | {msg[:300]}{"..." if len(msg) > 300 else ""} |')
+        else:
+            print(f'| {what} | none | NOT REFUSED |')
+    print(json.dumps(dict(pwned=osp.exists(osp.join(tmp, 'pwned')))), file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
