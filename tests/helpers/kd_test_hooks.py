@@ -1,5 +1,6 @@
 """Hooks used by the tests only (imported through ``custom_imports`` with tests/helpers on
 PYTHONPATH): they simulate failures a real run meets."""
+import mmap
 import os
 import signal
 
@@ -31,6 +32,7 @@ class KDTestLeakHook(Hook):
         self.kept = []
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        block = bytearray(self.nbytes)
-        block[::4096] = b'\1' * len(block[::4096])  # touch every page so it is resident
+        block = mmap.mmap(-1, self.nbytes)  # fresh pages from the kernel
+        for offset in range(0, self.nbytes, 4096):  # touch every page so it is resident
+            block[offset] = 1
         self.kept.append(block)
