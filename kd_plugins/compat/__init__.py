@@ -12,7 +12,7 @@ module                 what it fixes
 ``albu_seed``          ``mmdet.Albu`` ignores MMEngine's seeds on albumentations 2.x
 =====================  ===============================================================
 
-Undeclared upstream dependencies (``albumentations`` for YOLOv8 pipelines, ``joblib`` for
+Undeclared upstream dependencies (``albumentations`` for MMYOLO's pipelines, ``joblib`` for
 MMRazor) are declared in ``setup.py``. :func:`apply_all` runs on ``import kd_plugins``.
 """
 from . import albu_seed, checkpoint, cpu_dist, mmrazor_quant, optim_constructor, scope_leak
