@@ -78,10 +78,10 @@ class KDMemoryHook(Hook):
 
     One log line per epoch, ``Epoch <e> host memory: main <m> MiB (peak <p>), <k> data
     workers <w> MiB (peak <q>), peak total <t> MiB; all processes now without double-counting
-    shared pages (PSS) <s> MiB``, and the values as scalars ``mem/*`` in the
-    run's ``vis_data/scalars.json`` (step = epoch) for plots and checks (see
-    :func:`memory_mib`). Persistent validation workers appear after the first validation. A run whose
-    peak total keeps rising epoch after epoch holds on to something per iteration
+    shared pages (PSS) <s> MiB``, and the values as scalars ``mem/*`` in the run's
+    ``vis_data/scalars.json`` (step = epoch) for plots and checks (see :func:`memory_mib`).
+    Persistent validation workers appear after the first validation. A run whose peak total
+    keeps rising epoch after epoch holds on to something per iteration
     (tests/test_memory.py measures a distillation and a deliberate leak). Linux only (reads
     ``/proc``); elsewhere it logs once that it cannot measure.
     """

@@ -1,4 +1,4 @@
-"""Per-epoch seeding, so that a run resumed from an epoch checkpoint repeats an uninterrupted one."""
+"""Per-epoch seeding: a run resumed from an epoch checkpoint repeats an uninterrupted one."""
 import random
 from functools import partial
 

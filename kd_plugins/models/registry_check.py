@@ -12,9 +12,9 @@ class UnknownTypeError(KeyError):
 
 
 def check_type(cfg, what: str) -> None:
-    """Raise :class:`UnknownTypeError` naming ``what`` (e.g. "connector 's0'") and the closest registered
-    names when ``cfg['type']`` is a string MMRazor's ``MODELS`` (and its parents) cannot find;
-    MMEngine's own message names neither the config entry nor an alternative."""
+    """Raise :class:`UnknownTypeError` naming ``what`` (e.g. "connector 's0'") and the closest
+    registered names when ``cfg['type']`` is a string MMRazor's ``MODELS`` (and its parents)
+    cannot find; MMEngine's own message names neither the config entry nor an alternative."""
     kind = cfg.get('type') if isinstance(cfg, dict) else None
     if not isinstance(kind, str) or MODELS.get(kind) is not None:
         return
