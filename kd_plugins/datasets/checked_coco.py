@@ -55,7 +55,7 @@ class KDYOLOv5CocoDataset(YOLOv5CocoDataset):
     * every annotation's ``category_id`` is a category of the file (an id out of range);
     * no box has zero or negative width, height or area, is under 1 px, or lies outside its
       image (``bad_boxes='error'``, the default; ``'warn'`` logs them and lets MMDetection drop
-      them as before - for COCO itself, which has a few such boxes);
+      them as before - for large sets such as COCO, where a few bad boxes should not stop a run);
     * every image file exists and, with ``check_images='header'`` (the default), opens as an
       image (``'decode'`` also decodes the pixels: slow on large sets; ``'exists'`` only
       looks for the file; ``'none'`` skips the check).
