@@ -260,6 +260,33 @@ def _two_boxes(first, second_bbox=(50, 40, 20, 30), second_area=600, category_id
 GOOD = dict(id=10, image_id=1, category_id=1, bbox=[10, 10, 30, 20], area=600, iscrowd=0)
 
 
+def bad_set(root, case):
+    """The two-image set of ``_coco_set`` in ``root`` spoilt as ``case`` says; returns
+    ``_load``'s keyword arguments (tests/helpers/bad_inputs.py uses it too)."""
+    annotations, images, kwargs = None, None, {}
+    if case == 'no_images':
+        images, annotations = [], []
+    elif case == 'zero_area':
+        annotations = _two_boxes(GOOD, (50, 40, 0, 30), 0)
+    elif case == 'sub_pixel':
+        annotations = _two_boxes(GOOD, (50, 40, 0.5, 30), 15)
+    elif case == 'outside':
+        annotations = _two_boxes(GOOD, (120, 40, 20, 30))
+    elif case == 'class_out_of_range':
+        annotations = _two_boxes(GOOD, category_id=7)
+    elif case == 'classes_not_in_file':
+        kwargs['classes'] = ('pothole', )
+    root = _coco_set(root, images=images, annotations=annotations)
+    if case == 'no_file':
+        os.remove(osp.join(root, 'ann.json'))
+    elif case == 'missing_image':
+        os.remove(osp.join(root, 'img', 'y.jpg'))
+    elif case == 'unreadable_image':
+        with open(osp.join(root, 'img', 'y.jpg'), 'w') as f:
+            f.write('<html>not an image</html>')
+    return kwargs
+
+
 @pytest.mark.parametrize('case,expected', [
     ('no_file', r'annotation file .*/ann.json does not exist: check data_root and ann_file'),
     ('no_images', r'ann.json lists no images'),
@@ -278,29 +305,9 @@ GOOD = dict(id=10, image_id=1, category_id=1, bbox=[10, 10, 30, 20], area=600, i
 ])
 def test_bad_data_stops_at_load_naming_the_file(tmp_path, case, expected):
     from kd_plugins.datasets import DatasetCheckError
-    annotations, images, kwargs = None, None, {}
-    if case == 'no_images':
-        images, annotations = [], []
-    elif case == 'zero_area':
-        annotations = _two_boxes(GOOD, (50, 40, 0, 30), 0)
-    elif case == 'sub_pixel':
-        annotations = _two_boxes(GOOD, (50, 40, 0.5, 30), 15)
-    elif case == 'outside':
-        annotations = _two_boxes(GOOD, (120, 40, 20, 30))
-    elif case == 'class_out_of_range':
-        annotations = _two_boxes(GOOD, category_id=7)
-    elif case == 'classes_not_in_file':
-        kwargs['classes'] = ('pothole', )
-    root = _coco_set(tmp_path, images=images, annotations=annotations)
-    if case == 'no_file':
-        os.remove(osp.join(root, 'ann.json'))
-    elif case == 'missing_image':
-        os.remove(osp.join(root, 'img', 'y.jpg'))
-    elif case == 'unreadable_image':
-        with open(osp.join(root, 'img', 'y.jpg'), 'w') as f:
-            f.write('<html>not an image</html>')
+    kwargs = bad_set(tmp_path, case)
     with pytest.raises(DatasetCheckError, match=expected):
-        _load(root, **kwargs)
+        _load(str(tmp_path), **kwargs)
 
 
 def test_image_checks_and_bad_box_opt_out(tmp_path):

@@ -22,14 +22,13 @@ def main():
     import torch
     from mmengine.config import Config
     from mmrazor.registry import MODELS
-    from mmyolo.registry import DATASETS
     from mmyolo.utils import register_all_modules
 
     import kd_plugins  # noqa: F401
     from conftest import ROOT
     from test_compat import _RunsCode
-    from test_datasets import GOOD, _coco_set, _two_boxes
-    from test_distill import CWD_ATT, STUDENT, TEACHER, _save_model, _Toy, _toy_distiller
+    from test_datasets import _load, bad_set
+    from test_distill import STUDENT, TEACHER, _algorithm, _save_model, _Toy, _toy_distiller
     from kd_plugins.models import (KDChannelWiseDivergence, KDClassificationKDLoss,
                                    KDLocalizationDistillLoss)
     register_all_modules()
@@ -37,31 +36,26 @@ def main():
     teacher = osp.join(tmp, 'teacher.pth')
     _save_model(TEACHER, teacher)
 
-    def algorithm(ckpt, **teacher_cfg):
-        cfg = Config.fromfile(f'{ROOT}/{CWD_ATT}')
-        return MODELS.build(dict(cfg.model, teacher_ckpt=ckpt, **(
-            dict(teacher=teacher_cfg) if teacher_cfg else {})))
-
     def truncated():
         path = osp.join(tmp, 'truncated.pth')
         data = open(teacher, 'rb').read()
         open(path, 'wb').write(data[:len(data) // 3])
-        algorithm(path)
+        _algorithm(path)
 
     def text_file():
         path = osp.join(tmp, 'notes.pth')
         open(path, 'w').write('teacher: see the shared drive\n')
-        algorithm(path)
+        _algorithm(path)
 
     def crafted():
         path = osp.join(tmp, 'evil.pth')
         torch.save({'state_dict': {}, 'evil': _RunsCode(osp.join(tmp, 'pwned'))}, path)
-        algorithm(path)
+        _algorithm(path)
 
     def other_architecture():
         path = osp.join(tmp, 'yolov8n.pth')
         _save_model(STUDENT, path)
-        algorithm(path)
+        _algorithm(path)
 
     def checkpoint_other_classes():
         cfg = Config.fromfile(f'{ROOT}/{TEACHER}')
@@ -70,13 +64,13 @@ def main():
         cfg.dump(dumped)
         path = osp.join(tmp, 'teacher80.pth')
         _save_model(dumped, path)
-        algorithm(path)
+        _algorithm(path)
 
     def teacher_other_classes():
         cfg = Config.fromfile(f'{ROOT}/{TEACHER}').model
         cfg.bbox_head.head_module.num_classes = 80
         cfg._scope_ = 'mmyolo'
-        algorithm(teacher, **cfg)
+        _algorithm(teacher, **cfg)
 
     def recorder_no_module():
         _toy_distiller('neck.out_layer.1').prepare_from_student(_Toy())
@@ -101,24 +95,11 @@ def main():
         def run():
             root = osp.join(tmp, case)
             os.makedirs(root, exist_ok=True)
-            annotations = {'zero_area': _two_boxes(GOOD, (50, 40, 0, 30), 0),
-                           'class_out_of_range': _two_boxes(GOOD, category_id=7)}.get(case)
-            _coco_set(root, images=[] if case == 'no_images' else None,
-                      annotations=[] if case == 'no_images' else annotations)
-            if case == 'missing_image':
-                os.remove(osp.join(root, 'img', 'y.jpg'))
-            if case == 'unreadable_image':
-                open(osp.join(root, 'img', 'y.jpg'), 'w').write('<html>not an image</html>')
-            if case == 'no_annotation_file':
-                os.remove(osp.join(root, 'ann.json'))
-            classes = ('pothole', ) if case == 'classes_not_in_file' else ('a', 'b')
-            DATASETS.build(dict(type='KDYOLOv5CocoDataset', data_root=root + '/',
-                                ann_file='ann.json', data_prefix=dict(img='img/'),
-                                metainfo=dict(classes=classes), pipeline=[]))
+            _load(root, **bad_set(root, case))
         return run
 
     cases = [
-        ('teacher checkpoint missing', lambda: algorithm(osp.join(tmp, 'missing.pth'))),
+        ('teacher checkpoint missing', lambda: _algorithm(osp.join(tmp, 'missing.pth'))),
         ('teacher checkpoint truncated (a third of the file)', truncated),
         ('teacher checkpoint not a checkpoint (a text file)', text_file),
         ('teacher checkpoint whose pickle would run a command', crafted),
@@ -140,7 +121,7 @@ def main():
             type='KDConfigurableDistiller', _scope_='mmrazor',
             distill_losses=dict(loss_cwd=dict(type='KDChannelWiseDivergense'))))),
     ] + [(f'data: {c.replace("_", " ")}', data(c)) for c in (
-        'no_annotation_file', 'no_images', 'missing_image', 'unreadable_image', 'zero_area',
+        'no_file', 'no_images', 'missing_image', 'unreadable_image', 'zero_area',
         'class_out_of_range', 'classes_not_in_file')]
 
     print('| bad input | error | message |\n|---|---|---|')

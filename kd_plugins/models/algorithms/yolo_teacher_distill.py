@@ -174,8 +174,8 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         except Exception as e:  # torch raises many types for a file that is not a checkpoint
             detail = str(e).splitlines()[0] if str(e) else 'no detail'
             if len(detail) > 100:  # torch's zip errors run on for a paragraph
-                detail = detail[:detail.find('. ') + 1] if 0 < detail.find('. ') < 100 else \
-                    detail[:100] + '...'
+                stop = detail.find('. ')
+                detail = detail[:stop + 1] if 0 < stop < 100 else detail[:100] + '...'
             raise ValueError(
                 f'teacher_ckpt {path} could not be read as a checkpoint ({type(e).__name__}: '
                 f'{detail}): the file is truncated '
