@@ -85,8 +85,7 @@ class KDYOLOv5CocoDataset(YOLOv5CocoDataset):
             raise DatasetCheckError(
                 f'annotation file {ann} does not exist: check data_root and ann_file of the '
                 'dataset config (ann_file is relative to data_root)')
-        self._found = dict(images=[], boxes=[], ids=[], left_out=0, category_ids=[])
-        self._categories_checked = False
+        self._found = dict(images=[], boxes=[], ids=[], left_out=0, category_ids=None)
         data_list = super().load_data_list()
         if not data_list:
             raise DatasetCheckError(
@@ -131,7 +130,6 @@ class KDYOLOv5CocoDataset(YOLOv5CocoDataset):
 
     def _check_categories(self):
         """metainfo.classes against the file's categories (once, while ``self.coco`` lives)."""
-        self._categories_checked = True
         names = [c['name'] for c in self.coco.dataset.get('categories', [])]
         self._found['category_ids'] = list(self.coco.cats)
         absent = [c for c in self.metainfo['classes'] if c not in names]
@@ -145,7 +143,7 @@ class KDYOLOv5CocoDataset(YOLOv5CocoDataset):
     def parse_data_info(self, raw_data_info: dict):
         if getattr(self, '_found', None) is None:  # outside load_data_list: nothing to check
             return super().parse_data_info(raw_data_info)
-        if not self._categories_checked:
+        if self._found['category_ids'] is None:
             self._check_categories()
         img = raw_data_info['raw_img_info']
         data_info = super().parse_data_info(raw_data_info)
