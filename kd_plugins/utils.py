@@ -53,3 +53,33 @@ def build_runner(cfg):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
+
+def enable_amp(cfg, device: str) -> str:
+    """Switch ``cfg.optim_wrapper`` to mixed precision for ``device`` (``'cuda'`` or ``'cpu'``) and
+    return what it chose: on CUDA MMEngine's ``AmpOptimWrapper`` (fp16, dynamic loss scale, as
+    MMYOLO does), on CPU :class:`~kd_plugins.engine.CPUAmpOptimWrapper` (bf16; refused with a
+    message on a CPU without bf16 instructions)."""
+    from mmengine.logging import print_log
+
+    from .engine.precision import cpu_bf16_support, cpu_has_native_bf16
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    amp_type = 'AmpOptimWrapper' if device == 'cuda' else 'CPUAmpOptimWrapper'
+    if wrapper == amp_type:
+        print_log('AMP training is already enabled in your config.', logger='current')
+        return amp_type
+    if wrapper not in ('OptimWrapper', 'AmpOptimWrapper', 'CPUAmpOptimWrapper'):
+        raise SystemExit(f'--amp works with optim_wrapper.type=OptimWrapper, got {wrapper}')
+    if device != 'cuda' and not cpu_has_native_bf16():
+        raise SystemExit('--amp on this CPU: it has no bf16 instructions (neither avx512_bf16 '
+                         'nor AMX), so mixed precision would be emulated and slower than fp32. '
+                         'Drop --amp to train in fp32.')
+    cfg.optim_wrapper.type = amp_type
+    if device == 'cuda':
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    else:
+        cfg.optim_wrapper.pop('loss_scale', None)
+    print_log(f'--amp on {device}: {amp_type}'
+              + ('' if device == 'cuda' else f' (bf16, CPU support: {cpu_bf16_support()})'),
+              logger='current')
+    return amp_type

@@ -4,20 +4,21 @@
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
-import logging
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import kd_plugins  # noqa: E402,F401  (compat fixes and registries, before anything else)
-from kd_plugins.utils import build_runner, load_config, parse_runner_args  # noqa: E402
+from kd_plugins.utils import (build_runner, enable_amp, load_config,  # noqa: E402
+                              parse_runner_args)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a detector or a distillation')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--amp', action='store_true', default=False,
-                        help='enable automatic-mixed-precision training (needs CUDA)')
+                        help='mixed precision: fp16 with a dynamic loss scale on CUDA, bf16 on '
+                        'a CPU with bf16 instructions')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint; without a path, from the latest checkpoint in the '
@@ -27,22 +28,10 @@ def parse_args(argv=None):
 
 def build_cfg(args):
     """The config with the command line applied (work dir, AMP, resume, launcher)."""
-    from mmengine.logging import print_log
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
         import torch
-        if not torch.cuda.is_available():
-            raise SystemExit('--amp needs a CUDA GPU (mixed precision is not used on CPU); '
-                             'drop --amp to train in fp32.')
-        if cfg.optim_wrapper.type == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.', logger='current',
-                      level=logging.WARNING)
-        else:
-            if cfg.optim_wrapper.type != 'OptimWrapper':
-                raise SystemExit('--amp works with optim_wrapper.type=OptimWrapper, got '
-                                 f'{cfg.optim_wrapper.type}')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+        enable_amp(cfg, 'cuda' if torch.cuda.is_available() else 'cpu')
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -10,6 +10,9 @@ from mmrazor.models.algorithms import FpnTeacherDistill
 from mmrazor.models.utils import add_prefix
 from mmrazor.registry import MODELS
 
+from ...engine.precision import (PRECISIONS, autocast, describe, fp32_recorded,
+                                 resolve_precision, to_fp32)
+
 
 def model_cfg(cfg: Union[Dict, ConfigDict], role: str) -> ConfigDict:
     """The model config of ``cfg``: a model dict, or ``dict(cfg_path=...)`` naming a config file
@@ -80,6 +83,16 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     feature distillation (CWD). ``'head'`` also runs its head's forward (no loss, no
     assignment), for distillation of predictions such as box-edge distributions (LD).
 
+    ``teacher_precision`` sets the precision of the teacher's forward (it only runs inference):
+    ``'fp32'``, ``'bf16'``, ``'fp16'`` (CUDA only) or ``'auto'`` (default: bf16 on a CPU with
+    native bf16 instructions and on CUDA devices that support it, fp16 on other CUDA devices,
+    fp32 elsewhere; see :func:`kd_plugins.engine.precision.resolve_precision`). In bf16 or fp16
+    the teacher runs under autocast with ``channels_last`` weights and inputs; its weights stay
+    fp32, and what its recorders recorded is cast back to fp32 (ordinary memory format) before
+    connectors and losses see it. The choice is logged once, at the first training step.
+    Connectors and distillation losses always run in fp32, also inside an ``--amp`` step (the
+    student's recorded tensors are cast to fp32; gradients flow through the cast).
+
     Args:
         architecture (dict): The student.
         teacher (dict): The teacher.
@@ -87,13 +100,17 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
             MMEngine's ``CheckpointLoader`` reads (``https://``, ``s3://``, ...). Its
             ``state_dict`` holds the EMA weights when the teacher was trained with EMA.
         teacher_runs (str): ``'neck'`` or ``'head'``, see above.
+        teacher_precision (str): ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'auto'``, see above.
         **kwargs: The rest of ``FpnTeacherDistill``'s arguments (``distiller``, ...).
     """
 
     def __init__(self, architecture: Dict, teacher: Dict, teacher_ckpt: Optional[str] = None,
-                 teacher_runs: str = 'neck', **kwargs):
+                 teacher_runs: str = 'neck', teacher_precision: str = 'auto', **kwargs):
         if teacher_runs not in ('neck', 'head'):
             raise ValueError(f"teacher_runs must be 'neck' or 'head', got {teacher_runs!r}")
+        if teacher_precision not in PRECISIONS:
+            raise ValueError(f'teacher_precision must be one of {PRECISIONS}, got '
+                             f'{teacher_precision!r}')
         student_cfg = model_cfg(architecture, 'student')
         teacher_cfg = model_cfg(teacher, 'teacher')
         n_s, n_t = num_classes(student_cfg), num_classes(teacher_cfg)
@@ -110,6 +127,8 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         super().__init__(architecture=student_cfg, teacher=teacher_cfg, teacher_ckpt=None,
                          **kwargs)
         self.teacher_runs = teacher_runs
+        self.teacher_precision = teacher_precision
+        self._teacher_precision_on = None  # (device type, resolved precision) once resolved
         self._bind_losses_to_student()
         if teacher_ckpt is not None:
             self.load_teacher(teacher_ckpt)
@@ -141,27 +160,55 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         _stop_if_not_finite(losses)
         return losses
 
+    def resolved_teacher_precision(self, device: torch.device) -> str:
+        """``teacher_precision`` resolved for ``device`` (``'fp32'``, ``'bf16'`` or ``'fp16'``);
+        the first call on a device logs the choice and, for bf16/fp16, moves the teacher's
+        weights to ``channels_last``."""
+        device = torch.device(device)
+        if self._teacher_precision_on is not None and \
+                self._teacher_precision_on[0] == device.type:
+            return self._teacher_precision_on[1]
+        from mmengine.logging import print_log
+        precision = resolve_precision(self.teacher_precision, device)
+        if precision != 'fp32':
+            self.teacher.to(memory_format=torch.channels_last)
+        print_log(f'teacher forward on {device.type}: '
+                  f'{describe(precision, self.teacher_precision)}; recorded teacher tensors '
+                  'are cast to fp32 for the connectors and losses', logger='current')
+        self._teacher_precision_on = (device.type, precision)
+        return precision
+
     def teacher_forward(self, batch_inputs: torch.Tensor):
         """The teacher's part of a training step: backbone + neck, and the head's forward with
-        ``teacher_runs='head'`` (callers add ``torch.no_grad`` and the recorders)."""
-        feats = self.teacher.extract_feat(batch_inputs)
-        return self.teacher.bbox_head(feats) if self.teacher_runs == 'head' else feats
+        ``teacher_runs='head'``, in ``teacher_precision`` (callers add ``torch.no_grad`` and the
+        recorders). Returns what the teacher computed, in fp32."""
+        precision = self.resolved_teacher_precision(batch_inputs.device)
+        if precision != 'fp32':
+            batch_inputs = batch_inputs.contiguous(memory_format=torch.channels_last)
+        with autocast(batch_inputs.device, precision):
+            feats = self.teacher.extract_feat(batch_inputs)
+            out = self.teacher.bbox_head(feats) if self.teacher_runs == 'head' else feats
+        return out if precision == 'fp32' else to_fp32(out, contiguous=True)
 
     def _losses(self, batch_inputs, data_samples):
-        if self.teacher_runs == 'neck':
-            return super().loss(batch_inputs, data_samples)
         # record_function: named ranges in torch.profiler traces (benchmark_kd.py --profile)
         self.distiller.set_deliveries_override(False)
-        with self.distiller.teacher_recorders, self.distiller.deliveries, torch.no_grad(), \
+        grad = torch.enable_grad() if self.teacher_trainable else torch.no_grad()
+        with self.distiller.teacher_recorders, self.distiller.deliveries, grad, \
                 torch.profiler.record_function('kd:teacher_forward'):
             self.teacher_forward(batch_inputs)
+        if self.resolved_teacher_precision(batch_inputs.device) != 'fp32':
+            fp32_recorded(self.distiller.teacher_recorders)
         self.distiller.set_deliveries_override(True)
         with self.distiller.student_recorders, self.distiller.deliveries, \
                 torch.profiler.record_function('kd:student_loss'):
             losses = add_prefix(self.student(batch_inputs, data_samples, mode='loss'),
                                 'student')
         if not self.distillation_stopped:
-            losses.update(add_prefix(self.distiller.compute_distill_losses(), 'distill'))
+            # connectors and losses in fp32, also when the step runs under autocast (--amp)
+            fp32_recorded(self.distiller.student_recorders, contiguous=False)
+            with autocast(batch_inputs.device, 'fp32'):
+                losses.update(add_prefix(self.distiller.compute_distill_losses(), 'distill'))
         return losses
 
     def load_teacher(self, path: str) -> None:

@@ -1,0 +1,82 @@
+"""Mixed-precision training on CPU: bf16 autocast with fp32 weights, losses and optimiser state.
+
+MMEngine 0.10.7's ``AmpOptimWrapper`` asserts a CUDA, NPU, MLU or MUSA device, so
+``tools/train.py --amp`` on a CPU uses this wrapper instead (on CUDA it keeps MMEngine's fp16
+``AmpOptimWrapper`` with a dynamic loss scale, as MMYOLO does).
+"""
+import types
+from contextlib import contextmanager
+
+import torch
+from mmengine.optim import OptimWrapper
+from mmyolo.registry import OPTIM_WRAPPERS
+from torch import nn
+
+from .precision import cpu_bf16_support, cpu_has_native_bf16, fp32_method
+
+
+class NoNativeBF16Error(RuntimeError):
+    """Mixed precision was asked for on a CPU without bf16 instructions."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class CPUAmpOptimWrapper(OptimWrapper):
+    """``OptimWrapper`` whose ``optim_context`` runs the forward pass under
+    ``torch.autocast('cpu', dtype=torch.bfloat16)``.
+
+    What runs in bf16: convolutions and matrix products of the forward pass (and their
+    backward), with the model's convolution weights in ``channels_last`` (oneDNN's fast layout
+    for bf16). What stays fp32: the weights and their gradients (autocast casts a copy per op),
+    the optimiser state, every head's ``loss_by_feat`` (box decoding, IoU, assignment and
+    losses: its bf16 inputs are cast to fp32 and autocast is off inside it), the distillation
+    losses and connectors (``KDYOLOTeacherDistill`` keeps them in fp32), the EMA, checkpoints,
+    validation and testing (no autocast there). bf16 has fp32's exponent range, so no loss
+    scale is needed; ``state_dict`` is the plain wrapper's, so a run resumes with or without
+    ``--amp``.
+
+    Args:
+        check_cpu (bool): Refuse to build on a CPU without native bf16 (``avx512_bf16`` or
+            AMX), where bf16 is emulated and slower than fp32. Defaults to True.
+        channels_last (bool): Move the model's 4-D weights to ``channels_last`` at the first
+            step (skipped for a model wrapped in DDP, whose gradient buckets were laid out
+            for the original strides). Defaults to True.
+        **kwargs: ``OptimWrapper``'s arguments (``optimizer``, ``clip_grad``, ...).
+    """
+
+    def __init__(self, check_cpu: bool = True, channels_last: bool = True, **kwargs):
+        if check_cpu and not cpu_has_native_bf16():
+            raise NoNativeBF16Error(
+                'mixed precision on this CPU: it has no bf16 instructions (neither avx512_bf16 '
+                'nor AMX, as torch.cpu reports them), so bf16 would be emulated and slower '
+                'than fp32. Train without --amp (fp32); the distillation teacher already runs '
+                'in the fastest precision this machine has (teacher_precision=\'auto\').')
+        super().__init__(**kwargs)
+        self.channels_last = channels_last
+        self._prepared = set()
+
+    def _prepare(self, model: nn.Module) -> None:
+        """Once per model: fp32 ``loss_by_feat`` for every head, ``channels_last`` weights."""
+        if id(model) in self._prepared:
+            return
+        from mmengine.logging import print_log
+        heads = 0
+        for module in model.modules():
+            method = getattr(type(module), 'loss_by_feat', None)
+            if callable(method) and not getattr(module.loss_by_feat, '_kd_fp32', False):
+                # bound with MethodType, so that a deep copy (EMA) binds to the copy
+                module.loss_by_feat = types.MethodType(fp32_method('loss_by_feat'), module)
+                heads += 1
+        layout = 'ordinary layout (DDP)'
+        if self.channels_last and not isinstance(model, nn.parallel.DistributedDataParallel):
+            model.to(memory_format=torch.channels_last)
+            layout = 'channels_last'
+        print_log(f'mixed precision on CPU ({cpu_bf16_support()}): forward and backward in '
+                  f'bf16 autocast, weights {layout}; weights, optimiser state and the losses of '
+                  f'{heads} head(s) in fp32', logger='current')
+        self._prepared.add(id(model))
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        self._prepare(model)
+        with super().optim_context(model), torch.autocast('cpu', dtype=torch.bfloat16):
+            yield

@@ -1,0 +1,122 @@
+"""Low precision where it is cheap and safe: which dtype a device computes fast, autocast contexts,
+and casting recorded tensors back to fp32.
+
+A frozen teacher only runs inference, so its forward can run in bf16 (or fp16 on CUDA) and hand
+fp32 tensors to the distillation losses (``KDYOLOTeacherDistill(teacher_precision=...)``); the
+student's training step can run under autocast with fp32 losses, weights and optimiser state
+(:class:`~kd_plugins.engine.optim_wrapper.CPUAmpOptimWrapper` on CPU, MMEngine's
+``AmpOptimWrapper`` on CUDA).
+
+"Native bf16" on a CPU means instructions that compute bf16 dot products (``avx512_bf16`` or
+AMX): oneDNN then runs bf16 convolutions faster than fp32. Without them PyTorch still accepts
+bf16 but emulates it, which is slower than fp32, so ``'auto'`` keeps fp32 there.
+"""
+from typing import Any, Optional
+
+import torch
+
+PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')
+DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def cpu_bf16_support() -> str:
+    """The CPU's bf16 instructions in words: ``'amx_bf16'``, ``'avx512_bf16'`` or ``'none'``
+    (as PyTorch's own CPU checks see them)."""
+    cpu = getattr(torch, 'cpu', None)
+    if cpu is not None and getattr(cpu, '_is_amx_tile_supported', lambda: False)():
+        return 'amx_bf16'
+    if cpu is not None and getattr(cpu, '_is_avx512_bf16_supported', lambda: False)():
+        return 'avx512_bf16'
+    return 'none'
+
+
+def cpu_has_native_bf16() -> bool:
+    return cpu_bf16_support() != 'none'
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``'fp32'``, ``'bf16'`` or ``'fp16'`` for ``precision`` on ``device``.
+
+    ``'auto'``: bf16 on a CPU with native bf16 and on a CUDA device that supports it, fp16 on
+    other CUDA devices, fp32 elsewhere. An explicit choice is kept as given, except fp16 on a
+    CPU, which is refused with a message: bf16 has fp32's range (no overflow, no loss scale)
+    and is what CPUs compute natively.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
+    device = torch.device(device)
+    if precision == 'auto':
+        if device.type == 'cuda':
+            return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
+        if device.type == 'cpu' and cpu_has_native_bf16():
+            return 'bf16'
+        return 'fp32'
+    if precision == 'fp16' and device.type == 'cpu':
+        raise ValueError("precision 'fp16' is for CUDA devices; on a CPU use 'bf16' (or "
+                         "'auto', which picks bf16 where the CPU computes it natively)")
+    return precision
+
+
+def autocast(device: torch.device, precision: str):
+    """A context that runs ops in ``precision`` (``'fp32'``, ``'bf16'``, ``'fp16'``) on
+    ``device``. ``'fp32'`` also switches off an autocast that is already active (an ``--amp``
+    step around an fp32 teacher)."""
+    device_type = torch.device(device).type
+    dtype = DTYPES[precision]
+    if dtype is None:
+        return torch.autocast(device_type, enabled=False)
+    return torch.autocast(device_type, dtype=dtype)
+
+
+def to_fp32(data: Any, contiguous: bool = False) -> Any:
+    """``data`` with every bf16/fp16 tensor cast to fp32 (through tuples, lists and dicts;
+    other objects unchanged). Gradients flow through the cast. ``contiguous=True`` also turns
+    ``channels_last`` tensors into ordinary ones."""
+    if isinstance(data, torch.Tensor):
+        if data.dtype in (torch.bfloat16, torch.float16):
+            data = data.float()
+        return data.contiguous() if contiguous else data
+    if isinstance(data, (tuple, list)):
+        return type(data)(to_fp32(d, contiguous) for d in data)
+    if isinstance(data, dict):
+        return {k: to_fp32(v, contiguous) for k, v in data.items()}
+    return data
+
+
+def fp32_recorded(manager, contiguous: bool = True) -> None:
+    """Cast what the recorders of an MMRazor ``RecorderManager`` recorded to fp32, in place."""
+    for recorder in manager.recorders.values():
+        buffer = getattr(recorder, 'data_buffer', None)  # the recorder's own list
+        if buffer:
+            buffer[:] = [to_fp32(d, contiguous) for d in buffer]
+
+
+def fp32_method(name: str):
+    """A method that calls the class's method ``name`` with autocast off and its bf16/fp16
+    tensor arguments cast to fp32: how the AMP wrapper keeps a head's ``loss_by_feat`` (box
+    decoding, IoU, assignment, losses) in fp32. The class's method is looked up at each call,
+    so that MMRazor's method recorders, which patch the class while they record, still see
+    the call (with fp32 arguments)."""
+
+    def wrapped(self, *args, **kwargs):
+        with torch.autocast('cpu', enabled=False), _cuda_autocast_off():
+            return getattr(type(self), name)(self, *to_fp32(args), **to_fp32(kwargs))
+
+    wrapped._kd_fp32 = True  # the bound method exposes it too (attributes of __func__)
+    return wrapped
+
+
+def _cuda_autocast_off():
+    if torch.cuda.is_available():
+        return torch.autocast('cuda', enabled=False)
+    import contextlib
+    return contextlib.nullcontext()
+
+
+def describe(precision: str, requested: Optional[str] = None) -> str:
+    """A log line's words for a resolved precision."""
+    words = {'fp32': 'fp32', 'bf16': 'bf16 autocast + channels_last',
+             'fp16': 'fp16 autocast + channels_last'}[precision]
+    if requested == 'auto':
+        words += f" ('auto'; CPU bf16 support: {cpu_bf16_support()})"
+    return words
