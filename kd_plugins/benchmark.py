@@ -88,6 +88,25 @@ class Benchmark:
             self.optim['distill_step'] = build_optim_wrapper(model, optim_wrapper_cfg)
         self.phases = PHASES if self.distill else PHASES[:1]
 
+    def precisions(self) -> Dict[str, str]:
+        """The precision each phase computes in, in words: the student steps follow the
+        optimiser wrapper (mixed precision or fp32), the teacher forward the algorithm's
+        ``teacher_precision`` resolved for this device."""
+        optim = self.optim['student_step']
+        student = 'fp32'
+        if type(optim).__name__ == 'CPUAmpOptimWrapper':
+            student = 'bf16 autocast'
+        elif type(optim).__name__ == 'AmpOptimWrapper':
+            dtype = getattr(optim, 'cast_dtype', None) or torch.float16
+            student = f'{"bf16" if dtype == torch.bfloat16 else "fp16"} autocast'
+        out = {'student_step': student}
+        if self.distill:
+            teacher = self.model.resolved_teacher_precision(self.device) if hasattr(
+                self.model, 'resolved_teacher_precision') else 'fp32'
+            out['teacher_forward'] = teacher
+            out['distill_step'] = f'student {student}, teacher {teacher}'
+        return out
+
     def _sync(self):
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)

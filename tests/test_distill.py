@@ -367,3 +367,51 @@ def test_non_finite_loss_names_the_last_checkpoint():
     with pytest.raises(NonFiniteLossError, match=r'loss distill.loss_cwd1 is \[inf\] at '
                        r'iteration 42 \(epoch 4\).*Last checkpoint: work_dirs/x/epoch_3.pth'):
         _stop_if_not_finite(dict(ok, **{'distill.loss_cwd1': torch.tensor(float('inf'))}))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='exercises the CPU (gloo) path')
+@pytest.mark.parametrize('config', [CWD_ATT, 'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py'],
+                         ids=['cwd_att_yolov8', 'ld_yolov5'])
+def test_two_process_distillation(config, tiny_data, saved_teacher, tmp_path):
+    """Distillation across 2 CPU processes (gloo, DDP): every distillation loss is computed
+    and non-zero on both ranks, both ranks end with the same student and connector weights,
+    and the teacher is exactly its checkpoint."""
+    import os
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    ckpt = saved_teacher(cfg.model.teacher.cfg_path)
+    tiny = Config.fromfile(_tiny_config(config, tiny_data, ckpt, tmp_path))
+    tiny.merge_from_dict({'train_dataloader.batch_size': 2, 'train_cfg.max_epochs': 2,
+                          'default_hooks.param_scheduler.max_epochs': 2})
+    tiny.custom_imports.imports.append('kd_test_hooks')
+    tiny.custom_hooks.append(dict(type='KDTestRankDumpHook'))
+    path = tmp_path / 'ddp.py'
+    tiny.dump(str(path))
+    work = tmp_path / 'work'
+    env = dict(os.environ, PYTHON=sys.executable, PORT='29617', OMP_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join([osp.join(ROOT, 'tests', 'helpers'),
+                                           os.environ.get('PYTHONPATH', '')]))
+    r = subprocess.run(['bash', 'tools/dist_train.sh', str(path), '2', '--work-dir', str(work)],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-6000:]
+    assert 'Distributed training: True' in out and 'GPU number: 2' in out
+    # 8 images, 2 processes x 2 images: 2 iterations per epoch, 2 epochs
+    assert 'Epoch(train) [2][2/2]' in out
+    ranks = [torch.load(str(work / f'rank{r}.pt'), weights_only=True) for r in (0, 1)]
+    names = {f'distill.{n}' for n in cfg.model.distiller.distill_losses}
+    for rank in ranks:
+        assert len(rank['losses']) == 4
+        for it in rank['losses']:
+            assert set(it) == names and all(v > 0 for v in it.values()), it
+    # each rank distils its own images: different values, so both computed their own
+    assert ranks[0]['losses'] != ranks[1]['losses']
+    teacher = torch.load(ckpt, weights_only=False)['state_dict']
+    learned = 0
+    for name, p0 in ranks[0]['params'].items():
+        assert torch.equal(p0, ranks[1]['params'][name]), name
+        if name.startswith('teacher.'):
+            assert torch.equal(p0, teacher[name[len('teacher.'):]]), name
+        else:
+            learned += 1
+    assert learned > 0 and any(n.startswith('distiller.') for n in ranks[0]['params']) == \
+        config.startswith('configs/cwd/')  # connectors: CWD projects and attends; LD has none

@@ -1,19 +1,23 @@
 """Measure what distillation costs per training iteration (see kd_plugins/benchmark.py).
 
     python tools/benchmark_kd.py CONFIG [--iters 10] [--warmup 3] [--batch-size N]
-        [--device cpu|cuda] [--amp] [--random-teacher] [--no-memory] [--out FILE.json]
-        [--profile N] [--cfg-options k=v ...]
+        [--device cpu|cuda] [--amp] [--teacher-precision auto|fp32|bf16|fp16]
+        [--random-teacher] [--no-memory] [--out FILE.json] [--profile N] [--cfg-options k=v ...]
 
 Prints the median seconds of (a) a student training step alone, (b) a teacher forward without
 gradients, (c) a distillation training step, all on the same batches, interleaved, and the
-overhead ratio c / (a + b) (1.0 is the physical limit), with the peak memory of each phase
+overhead ratio c / (a + b) (1.0 is the physical limit) beside c / a (what distillation costs
+over training the student alone), the precision each phase ran in and the CPU's bf16
+instructions, with the peak memory of each phase
 (CUDA: peak allocated; CPU: how far the phase raises the resident set size of a child process
 that runs that phase alone, above what the models and batches already hold).
 ``--random-teacher`` times a distillation whose teacher checkpoint has not been trained yet
 (timings do not depend on the teacher's weights). ``--profile N`` then runs torch.profiler over N
 student steps and N distillation steps and prints the operators with the most self time and
-the ``kd:`` ranges (each distillation loss; teacher forward and student loss with
-``teacher_runs='head'``): where an overhead above 1.0 goes.
+the ``kd:`` ranges (each distillation loss, teacher forward, student loss): where an overhead
+above 1.0 goes. ``--teacher-precision`` sets the algorithm's ``teacher_precision`` (default: the
+config's, ``'auto'`` unless it says otherwise); ``--amp`` trains the student steps in mixed
+precision (fp16 on CUDA, bf16 on a CPU with bf16 instructions), as ``tools/train.py --amp``.
 """
 import argparse
 import json
@@ -34,7 +38,10 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, help="override the config's batch size")
     parser.add_argument('--device', default='cuda' if _cuda() else 'cpu',
                         choices=['cpu', 'cuda'])
-    parser.add_argument('--amp', action='store_true', help='mixed precision (CUDA only)')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed-precision student steps (CUDA fp16, CPU bf16)')
+    parser.add_argument('--teacher-precision', choices=['auto', 'fp32', 'bf16', 'fp16'],
+                        help="the distillation's teacher_precision (default: the config's)")
     parser.add_argument('--random-teacher', action='store_true',
                         help='do not load teacher_ckpt (for configs whose teacher is untrained)')
     parser.add_argument('--out', help='also write the results as JSON to this file')
@@ -48,8 +55,6 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0:
         parser.error('--iters must be >= 1 and --warmup >= 0')
-    if args.amp and args.device != 'cuda':
-        parser.error('--amp needs --device cuda')
     return args
 
 
@@ -81,6 +86,8 @@ def main(argv=None):
     from mmyolo.utils import register_all_modules
 
     from kd_plugins.benchmark import Benchmark, overhead
+    from kd_plugins.engine.precision import cpu_bf16_support
+    from kd_plugins.utils import enable_amp
 
     args = parse_args(argv)
     register_all_modules()
@@ -94,9 +101,10 @@ def main(argv=None):
     distill = 'distiller' in cfg.model
     if distill and args.random_teacher:
         cfg.model.teacher_ckpt = None
+    if distill and args.teacher_precision:
+        cfg.model.teacher_precision = args.teacher_precision
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        enable_amp(cfg, args.device)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmyolo')):
         model = (RAZOR if distill else YOLO).build(cfg.model).to(args.device)
         loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
@@ -106,10 +114,12 @@ def main(argv=None):
             if len(batches) == min(args.iters + args.warmup, 4):
                 break
         bench = Benchmark(model, cfg.optim_wrapper, batches)
+        precision = bench.precisions()
         print_log(f'{args.config}: {len(batches)} batches of {cfg.train_dataloader.batch_size} '
-                  f'images on {args.device}{" with AMP" if args.amp else ""}, '
-                  f'{args.warmup} warm-up + {args.iters} timed iterations, threads '
-                  f'{torch.get_num_threads()}', logger='current')
+                  f'images on {args.device}, {args.warmup} warm-up + {args.iters} timed '
+                  f'iterations, threads {torch.get_num_threads()}; CPU bf16 support: '
+                  f'{cpu_bf16_support()}; precision: ' + ', '.join(
+                      f'{k} {v}' for k, v in precision.items()), logger='current')
         if args.phase:  # a memory child: run one phase, report its peak RSS above the start
             from kd_plugins.benchmark import PeakRSS
             with PeakRSS() as rss:
@@ -130,20 +140,24 @@ def main(argv=None):
     names = dict(student_step='(a) student step', teacher_forward='(b) teacher forward',
                  distill_step='(c) distillation step')
     mem = 'peak GPU memory' if args.device == 'cuda' else 'peak RSS added'
-    lines = [f'| phase | median s | min s | max s | {mem} (MiB) |', '|---|---|---|---|---|']
+    lines = [f'| phase | precision | median s | min s | max s | {mem} (MiB) |',
+             '|---|---|---|---|---|---|']
     for phase, r in result.items():
         mib = f'{r["peak_mem_bytes"] / 2**20:.0f}' if 'peak_mem_bytes' in r else 'not measured'
-        lines.append(f'| {names[phase]} | {r["median_s"]:.4f} | {r["min_s"]:.4f} | '
-                     f'{r["max_s"]:.4f} | {mib} |')
+        lines.append(f'| {names[phase]} | {precision[phase]} | {r["median_s"]:.4f} | '
+                     f'{r["min_s"]:.4f} | {r["max_s"]:.4f} | {mib} |')
     print('\n'.join(lines))
+    c_over_a = None
     if ratio is not None:
-        print(f'overhead c / (a + b) = {ratio:.3f}; distillation step / student step = '
-              f'{result["distill_step"]["median_s"] / result["student_step"]["median_s"]:.3f}')
+        c_over_a = result['distill_step']['median_s'] / result['student_step']['median_s']
+        print(f'overhead c / (a + b) = {ratio:.3f}; distillation step / student step '
+              f'c / a = {c_over_a:.3f}')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, device=args.device, amp=args.amp,
                            batch_size=cfg.train_dataloader.batch_size, phases=result,
-                           overhead=ratio), f, indent=1)
+                           precision=precision, cpu_bf16=cpu_bf16_support(),
+                           overhead=ratio, distill_over_student=c_over_a), f, indent=1)
     return result
 
 

@@ -2,7 +2,7 @@
 students (CWD+attention, localization distillation), export and evaluate them, compare.
 
     python tools/run_demo.py [--out results/demo] [--data data/demo] [--epochs 10]
-        [--teacher-epochs 10] [--lr 0.08] [--force]
+        [--teacher-epochs 10] [--lr 0.08] [--fp32] [--force]
 
 Models (one seed; the three students share one architecture, schedule and data):
   teacher   YOLOv5-S with the LD head           configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py
@@ -16,6 +16,12 @@ Models (one seed; the three students share one architecture, schedule and data):
             configs/yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py
 The LD head (box edges as distributions) is what localization distillation needs in the
 student; giving it to every student keeps parameters and FLOPs equal across the comparison.
+
+Precision: on a machine that computes bf16 natively (a CPU with avx512_bf16 or AMX, or CUDA)
+every model trains with ``tools/train.py --amp`` (CPU: bf16 autocast with fp32 weights and
+losses; CUDA: fp16 with a dynamic loss scale) and each distillation's teacher runs its forward
+in bf16 (``teacher_precision='auto'``); ``--fp32`` trains everything, teacher forward included,
+in fp32. Elsewhere everything runs in fp32.
 
 Stages (each skipped when its output exists, unless --force; the run says which one it is in):
   1. data             the synthetic dataset (kd_plugins.datasets.generate_demo_dataset)
@@ -129,6 +135,9 @@ def parse_args(argv=None):
                         help='validate every N epochs and after the last (points of the curves)')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--fp32', action='store_true',
+                        help='train every model and run every teacher in fp32 (default: mixed '
+                        'precision where this machine computes bf16 or fp16 natively)')
     parser.add_argument('--speed-images', type=int, default=40,
                         help='val images timed per model for images/s (after 3 warm-up ones)')
     parser.add_argument('--models', nargs='+', choices=[m[0] for m in MODELS],
@@ -161,6 +170,8 @@ def main(argv=None):
     generate_demo_dataset(args.data, args.num_train, args.num_val, seed=args.seed,
                           force=args.force)
     seed = [f'randomness.seed={args.seed}']
+    amp = mixed_precision(args.fp32)
+    print(f'precision: {amp[0]}', flush=True)
 
     runs = {}  # key -> dict(work_dir, eval config, checkpoint, ...)
     for k, (key, model, method, config, teacher, _) in enumerate(args.models):
@@ -174,9 +185,11 @@ def main(argv=None):
             opts = schedule_options(epochs, args.val_interval, args.batch_size,
                                     args.warmup_epochs, args.lr) + seed
             extra = [f'model.teacher_ckpt={runs[teacher]["checkpoint"]}'] if teacher else []
+            if teacher and args.fp32:
+                extra.append('model.teacher_precision=fp32')
             t0 = time.time()
-            run([py, 'tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
-                 *data_options(args.data, config), *opts, *extra])
+            run([py, 'tools/train.py', config, '--work-dir', work_dir, *amp[1:],
+                 '--cfg-options', *data_options(args.data, config), *opts, *extra])
             with open(osp.join(work_dir, 'train_wall_s.txt'), 'w') as f:
                 f.write(f'{time.time() - t0:.1f}\n')
             ckpt = final_checkpoint(work_dir)
@@ -224,6 +237,23 @@ def main(argv=None):
     inference(args, runs, out)
     rows = report(args, runs, out, t_start)
     return rows
+
+
+def mixed_precision(fp32: bool) -> list:
+    """``[words, *train.py flags]``: the precision the demo trains in on this machine."""
+    import torch
+
+    from kd_plugins.engine.precision import cpu_bf16_support
+    if fp32:
+        return ['fp32 (--fp32): every model trains in fp32, teachers run in fp32']
+    if torch.cuda.is_available():
+        return ['mixed (CUDA): --amp (fp16, dynamic loss scale); distillation teachers in '
+                "teacher_precision='auto'", '--amp']
+    support = cpu_bf16_support()
+    if support == 'none':
+        return ['fp32: this CPU has no bf16 instructions (neither avx512_bf16 nor AMX)']
+    return [f'mixed (CPU {support}): --amp (bf16 autocast, fp32 weights and losses); '
+            'distillation teachers run in bf16', '--amp']
 
 
 def _student_config_path(config: str) -> str:
@@ -287,10 +317,10 @@ def report(args, runs: dict, out: str, t_start: float) -> list:
         curves[f'{model_name} - {method}'] = training_curves(log)
     caption = (f'Demo val split ({args.num_val} images); students {args.epochs} epochs, teacher '
                f'{args.teacher_epochs}; batch {args.batch_size}, learning rate {args.lr:g}, '
-               f'{args.warmup_epochs}-epoch warm-up, seed {args.seed}, 256x256 input; FLOPs for '
-               'one 256x256 '
-               'image; inference images/s at batch 1 on this CPU; mAP of the exported student '
-               'for distilled models.')
+               f'{args.warmup_epochs}-epoch warm-up, seed {args.seed}, 256x256 input; '
+               f'precision: {mixed_precision(args.fp32)[0]}; FLOPs for one 256x256 '
+               'image; inference images/s at batch 1 on this CPU (fp32); mAP of the exported '
+               'student for distilled models.')
     table = write_table(rows, osp.join(out, 'results'), caption)
     plot_curves(curves, osp.join(out, 'curves.png'),
                 highlight=next((c for c in curves if 'baseline' in c), ''))

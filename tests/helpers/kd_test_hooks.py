@@ -36,3 +36,25 @@ class KDTestLeakHook(Hook):
         for offset in range(0, self.nbytes, 4096):  # touch every page so it is resident
             block[offset] = 1
         self.kept.append(block)
+
+
+@HOOKS.register_module()
+class KDTestRankDumpHook(Hook):
+    """Each rank writes ``rank<N>.pt`` to the work dir after training: the distillation losses
+    it computed at every iteration (its own, before any averaging across ranks) and its
+    model's parameters (student, connectors, teacher)."""
+
+    def __init__(self):
+        self.losses = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.losses.append({k: float(v) for k, v in outputs.items()
+                            if k.startswith('distill.')})
+
+    def after_train(self, runner):
+        import torch
+        from mmengine.dist import get_rank
+        model = getattr(runner.model, 'module', runner.model)
+        params = {n: p.detach().clone() for n, p in model.named_parameters()}
+        torch.save(dict(losses=self.losses, params=params),
+                   os.path.join(runner.work_dir, f'rank{get_rank()}.pt'))

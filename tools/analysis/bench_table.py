@@ -2,9 +2,10 @@
 
     python tools/analysis/bench_table.py results/bench/*.json [--out results/bench/table.md]
 
-One row per file: config, device, batch size, (a) student step, (b) teacher forward,
-(c) distillation step (medians, seconds), c / (a + b), c / a, and the peak memory of each phase
-(MiB: peak RSS added on CPU, peak allocated on CUDA).
+One row per file: config, device, batch size, the precision of the student step and of the
+teacher forward, (a) student step, (b) teacher forward, (c) distillation step (medians,
+seconds), c / (a + b), c / a, and the peak memory of each phase (MiB: peak RSS added on CPU,
+peak allocated on CUDA).
 """
 import argparse
 import json
@@ -12,9 +13,10 @@ import os.path as osp
 
 
 def table(paths):
-    head = ('| config | device | batch | (a) student step s | (b) teacher forward s | '
-            '(c) distillation step s | c / (a + b) | c / a | peak memory MiB a / b / c |')
-    lines = [head, '|' + '---|' * 9]
+    head = ('| config | device | batch | student | teacher | (a) student step s | '
+            '(b) teacher forward s | (c) distillation step s | c / (a + b) | c / a | '
+            'peak memory MiB a / b / c |')
+    lines = [head, '|' + '---|' * 11]
     for path in paths:
         with open(path) as f:
             r = json.load(f)
@@ -25,10 +27,12 @@ def table(paths):
                                                 'distill_step'))
         mem = ' / '.join(f'{ph[k]["peak_mem_bytes"] / 2**20:.0f}' if 'peak_mem_bytes' in ph[k]
                          else '-' for k in ('student_step', 'teacher_forward', 'distill_step'))
-        device = r['device'] + (' AMP' if r.get('amp') else '')
+        precision = r.get('precision', {})  # files of older versions: fp32, or AMP
+        student = precision.get('student_step', 'AMP' if r.get('amp') else 'fp32')
+        teacher = precision.get('teacher_forward', 'fp32')
         name = osp.splitext(osp.basename(r['config']))[0]
-        lines.append(f'| `{name}` | {device} | {r["batch_size"]} | {a:.3f} | {b:.3f} | {c:.3f} '
-                     f'| {c / (a + b):.2f} | {c / a:.2f} | {mem} |')
+        lines.append(f'| `{name}` | {r["device"]} | {r["batch_size"]} | {student} | {teacher} '
+                     f'| {a:.3f} | {b:.3f} | {c:.3f} | {c / (a + b):.2f} | {c / a:.2f} | {mem} |')
     return '\n'.join(lines)
 
 

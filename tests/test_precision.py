@@ -1,0 +1,247 @@
+"""Low precision: the teacher's forward in bf16, and mixed-precision (--amp) training on CPU."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmrazor.registry import MODELS
+
+from conftest import ROOT, options_argv, tiny_options
+from test_distill import CWD, CWD_ATT, _save_model, _tiny_config
+from test_train import logged, run_tool
+
+LD_V5 = 'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py'
+LD_V8 = 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py'
+V5_LD_N = 'configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py'
+# one config per shipped loss family
+FAMILIES = {'cwd': CWD, 'cwd_att': CWD_ATT, 'ld_yolov5': LD_V5, 'ld_yolov8': LD_V8}
+# |bf16 teacher - fp32 teacher| / fp32 teacher, per distillation loss, on one batch. bf16 keeps
+# 8 bits of mantissa (relative rounding 2^-9 = 0.2 % per value); the teacher's recorded outputs
+# differ from fp32 by up to a few % of their largest value, but the losses, sums over thousands
+# of terms whose rounding errors cancel, differed by at most 3e-5 (relative) on these batches.
+# The stated tolerance is 1e-3: a teacher computed wrongly (a stale record, a wrong layout, a
+# record left in bf16 where fp32 is expected) is off by far more.
+RTOL = 1e-3
+
+
+def _algorithm(config, tiny_data, tmp_path):
+    """The distillation of ``config`` (teacher: a seeded random checkpoint of its config) and
+    one pre-processed batch of 4 tiny images."""
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    teacher = str(tmp_path / 'teacher.pth')
+    _save_model(cfg.model.teacher.cfg_path, teacher, seed=3)
+    cfg = Config.fromfile(_tiny_config(config, tiny_data, teacher, tmp_path))
+    with DefaultScope.overwrite_default_scope('mmyolo'):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+        batch = next(iter(Runner.build_dataloader(cfg.train_dataloader, seed=0)))
+    model.train()
+    with torch.no_grad():
+        data = model.data_preprocessor(batch, training=True)
+    return model, data
+
+
+def _distill_losses(model, data, precision):
+    """The losses of one step with the teacher in ``precision``, and what the teacher's
+    recorders handed to the losses."""
+    model.teacher_precision = precision
+    model._teacher_precision_on = None  # resolve again
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmyolo'):
+        losses = model.loss(data['inputs'], data['data_samples'])
+    records = [t.detach().clone() for rec in model.distiller.teacher_recorders.recorders.values()
+               for t in torch.utils._pytree.tree_leaves(rec.data_buffer)
+               if isinstance(t, torch.Tensor) and t.is_floating_point()]
+    return losses, records
+
+
+@pytest.mark.parametrize('family', list(FAMILIES))
+def test_bf16_teacher_gives_the_fp32_teacher_losses(family, tiny_data, tmp_path):
+    model, data = _algorithm(FAMILIES[family], tiny_data, tmp_path)
+    ref, ref_records = _distill_losses(model, data, 'fp32')
+    ref = {k: v.detach().clone() for k, v in ref.items()}
+    losses, records = _distill_losses(model, data, 'bf16')
+    assert model.resolved_teacher_precision('cpu') == 'bf16'
+    # the teacher ran in bf16 (channels_last weights): what it recorded is rounded, by bf16's
+    # rounding only, and reached the losses as ordinary fp32 tensors
+    assert model.teacher.backbone.stem.conv.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    assert len(records) == len(ref_records) > 0
+    for low, exact in zip(records, ref_records):
+        assert low.dtype == torch.float32 and low.is_contiguous()
+        err = float((low - exact).abs().max() / exact.abs().max())
+        assert 1e-5 < err < 0.05, err
+    distill = [k for k in ref if k.startswith('distill.')]
+    assert distill
+    for k in distill:
+        assert losses[k].dtype == torch.float32
+        assert ref[k] > 0
+        rel = float((losses[k].detach() - ref[k]).abs() / ref[k])
+        assert rel < RTOL, (k, float(ref[k]), float(losses[k]), rel)
+    # the student's own losses do not depend on the teacher at all
+    for k in ref:
+        if k.startswith('student.'):
+            assert torch.allclose(losses[k], ref[k], rtol=1e-5), k
+    # gradients reach the student and the connectors, in fp32, and never the teacher
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    total.backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    grads = [p.grad for p in model.student.parameters() if p.grad is not None]
+    grads += [p.grad for p in model.distiller.parameters() if p.grad is not None]
+    assert grads and all(g.dtype == torch.float32 for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
+    if family.startswith('cwd'):  # the projectors (and attentions) learn
+        assert all(p.grad is not None for p in model.distiller.parameters() if p.requires_grad)
+
+
+def test_bf16_teacher_is_what_the_fp32_teacher_computes():
+    """A bf16 teacher forward hands back fp32 tensors within bf16's rounding of fp32's."""
+    from kd_plugins.engine.precision import autocast, to_fp32
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.BatchNorm2d(16),
+                              torch.nn.SiLU(), torch.nn.Conv2d(16, 8, 3, padding=1)).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ref = net(x)
+        with autocast('cpu', 'bf16'):
+            low = net.to(memory_format=torch.channels_last)(
+                x.contiguous(memory_format=torch.channels_last))
+    assert low.dtype == torch.bfloat16
+    out = to_fp32((low, [low]), contiguous=True)
+    assert out[0].dtype == torch.float32 and out[0].is_contiguous()
+    assert out[1][0].dtype == torch.float32
+    err = (out[0] - ref).abs().max() / ref.abs().max()
+    assert 1e-5 < err < 2e-2  # rounded (so it did run in bf16), but only by bf16's rounding
+    # 'fp32' switches an enclosing autocast off
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16), autocast('cpu', 'fp32'):
+        assert net(x).dtype == torch.float32
+
+
+def test_precision_choice(monkeypatch):
+    from kd_plugins.engine import precision
+    cpu = torch.device('cpu')
+    assert precision.resolve_precision('fp32', cpu) == 'fp32'
+    assert precision.resolve_precision('bf16', cpu) == 'bf16'
+    monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'avx512_bf16')
+    assert precision.resolve_precision('auto', cpu) == 'bf16'
+    monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'none')
+    assert precision.resolve_precision('auto', cpu) == 'fp32'
+    with pytest.raises(ValueError, match="'fp16' is for CUDA devices; on a CPU use 'bf16'"):
+        precision.resolve_precision('fp16', cpu)
+    with pytest.raises(ValueError, match='precision must be one of'):
+        precision.resolve_precision('int8', cpu)
+    with pytest.raises(ValueError, match='teacher_precision must be one of'):
+        MODELS.build(dict(Config.fromfile(osp.join(ROOT, CWD)).model, teacher_ckpt=None,
+                          teacher_precision='half'))
+
+
+def test_teacher_precision_is_logged_once(tiny_data, tmp_path):
+    cfg = Config.fromfile(osp.join(ROOT, CWD))
+    teacher = str(tmp_path / 'teacher.pth')
+    _save_model(cfg.model.teacher.cfg_path, teacher)
+    work = tmp_path / 'work'
+    out = run_tool(['tools/train.py', _tiny_config(CWD, tiny_data, teacher, tmp_path),
+                    '--work-dir', str(work), '--cfg-options', 'model.teacher_precision=bf16'])
+    assert out.count('teacher forward on cpu: bf16 autocast + channels_last') == 1
+    assert all(v > 0 for v in logged(work, 'distill.loss_cwd0'))
+
+
+# --- mixed-precision training on CPU (--amp) -------------------------------------------------
+
+def test_amp_wrapper_runs_the_forward_in_bf16_and_keeps_fp32_where_it_matters():
+    from mmengine.optim import build_optim_wrapper
+    from mmyolo.registry import MODELS as YOLO
+    from mmyolo.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(ROOT, V5_LD_N))
+    torch.manual_seed(0)
+    model = YOLO.build(cfg.model).train()
+    wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper, type='CPUAmpOptimWrapper'))
+    seen = {}
+    head = type(model.bbox_head)
+    real = head.loss_by_feat
+
+    def spy(self, *args, **kwargs):  # sees what the head's loss computation is given
+        seen['inputs'] = [t.dtype for t in torch.utils._pytree.tree_leaves(args)
+                          if isinstance(t, torch.Tensor)]
+        seen['autocast'] = torch.is_autocast_cpu_enabled() if hasattr(
+            torch, 'is_autocast_cpu_enabled') else torch.is_autocast_enabled('cpu')
+        return real(self, *args, **kwargs)
+
+    conv_out = {}
+
+    def dtype_of_output(module, inputs, output):
+        conv_out['dtype'] = output.dtype  # (a hook that returns nothing keeps the output)
+
+    hook = model.backbone.stem.register_forward_hook(dtype_of_output)
+    x = torch.rand(2, 3, 64, 64)
+    gt = torch.tensor([[0, 0, 10., 10., 40., 40.], [1, 1, 5., 5., 30., 50.]])
+    samples = dict(bboxes_labels=gt, img_metas=[dict(batch_input_shape=(64, 64))] * 2)
+    head.loss_by_feat = spy
+    try:
+        with wrapper.optim_context(model):
+            losses = model(x, samples, mode='loss')
+    finally:
+        head.loss_by_feat = real
+        hook.remove()
+    loss, _ = model.parse_losses(losses)
+    wrapper.update_params(loss)
+    assert conv_out['dtype'] == torch.bfloat16  # the network ran in bf16
+    assert seen['inputs'] and set(seen['inputs']) == {torch.float32}  # the loss in fp32
+    assert seen['autocast'] is False
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert model.backbone.stem.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    state = wrapper.state_dict()['state']
+    assert state and all(v['momentum_buffer'].dtype == torch.float32 for v in state.values())
+    # the deep copy an EMA makes binds the fp32 loss to the copy, not to the original
+    import copy
+    twin = copy.deepcopy(model)
+    assert twin.bbox_head.loss_by_feat.__self__ is twin.bbox_head
+
+
+def test_amp_on_a_cpu_without_bf16_says_so(monkeypatch, tmp_path):
+    from mmengine.optim import build_optim_wrapper
+
+    from kd_plugins.engine import NoNativeBF16Error, optim_wrapper
+    from kd_plugins.utils import enable_amp
+    monkeypatch.setattr(optim_wrapper, 'cpu_has_native_bf16', lambda: False)
+    net = torch.nn.Linear(2, 2)
+    with pytest.raises(NoNativeBF16Error, match='no bf16 instructions .* Train without --amp'):
+        build_optim_wrapper(net, dict(type='CPUAmpOptimWrapper',
+                                      optimizer=dict(type='SGD', lr=0.1)))
+    from kd_plugins.engine import precision
+    monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'none')
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD'))))
+    with pytest.raises(SystemExit, match='--amp on this CPU: it has no bf16 instructions'):
+        enable_amp(cfg, 'cpu')
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD'))))
+    assert enable_amp(cfg, 'cuda') == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+
+
+def test_amp_training_of_a_detector_then_resume(tiny_data, tmp_path):
+    """tools/train.py --amp on CPU trains and validates; the checkpoint is all fp32; --resume
+    of that run continues it."""
+    opts = tiny_options(tiny_data, epochs=2)
+    work = tmp_path / 'work'
+    first = dict(opts, **{'train_cfg.max_epochs': 1})
+    out = run_tool(['tools/train.py', V5_LD_N, '--work-dir', str(work), '--amp',
+                    '--cfg-options', *options_argv(first)])
+    assert '--amp on cpu: CPUAmpOptimWrapper (bf16' in out
+    assert 'mixed precision on CPU' in out and 'Epoch(train) [1][2/2]' in out
+    assert len(logged(work, 'coco/bbox_mAP')) == 1
+    from kd_plugins.compat import safe_torch_load
+    ckpt = safe_torch_load(str(work / 'epoch_1.pth'))
+    for key in ('state_dict', 'ema_state_dict'):
+        tensors = [v for v in ckpt[key].values() if v.is_floating_point()]
+        assert tensors and all(v.dtype == torch.float32 for v in tensors), key
+    assert 'loss_scaler' not in ckpt['optimizer']
+    out = run_tool(['tools/train.py', V5_LD_N, '--work-dir', str(work), '--amp', '--resume',
+                    '--cfg-options', *options_argv(opts)])
+    assert 'resumed epoch: 1, iter: 2' in out and 'Epoch(train) [2][2/2]' in out
+    losses = logged(work, 'loss')
+    assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
