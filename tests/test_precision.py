@@ -245,3 +245,27 @@ def test_amp_training_of_a_detector_then_resume(tiny_data, tmp_path):
     assert 'resumed epoch: 1, iter: 2' in out and 'Epoch(train) [2][2/2]' in out
     losses = logged(work, 'loss')
     assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
+
+
+def test_precision_parity_tool(tiny_data, tmp_path):
+    """tools/analysis/precision_parity.py: the same seed and schedule per precision, a table
+    with the difference to the fp32 run."""
+    import csv
+    teacher = str(tmp_path / 'teacher.pth')
+    _save_model('configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py', teacher)
+    out = tmp_path / 'parity'
+    text = run_tool(['tools/analysis/precision_parity.py', LD_V5, '--teacher-ckpt', teacher,
+                     '--data', tiny_data, '--epochs', '1', '--batch-size', '4',
+                     '--out', str(out), '--modes', 'fp32', 'amp'])
+    assert text.count('model.teacher_precision=fp32') == 1
+    assert text.count('model.teacher_precision=bf16') == 1 and text.count(' --amp ') == 1
+    with open(out / 'parity.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [r['run'] for r in rows] == ['fp32', 'amp']
+    assert rows[0]['d_mAP50-95_points'] == '0.0'
+    d = 100 * (float(rows[1]['mAP50-95']) - float(rows[0]['mAP50-95']))
+    assert float(rows[1]['d_mAP50-95_points']) == pytest.approx(d, abs=0.11)
+    # the training logs (the tool's children write to its output): one run in bf16 autocast
+    assert text.count('mixed precision on CPU') == 1
+    assert text.count('teacher forward on cpu: fp32') == 1
+    assert text.count('teacher forward on cpu: bf16') == 1

@@ -2,7 +2,7 @@
 students (CWD+attention, localization distillation), export and evaluate them, compare.
 
     python tools/run_demo.py [--out results/demo] [--data data/demo] [--epochs 10]
-        [--teacher-epochs 10] [--lr 0.08] [--fp32] [--force]
+        [--teacher-epochs 20] [--lr 0.08] [--fp32] [--force]
 
 Models (one seed; the three students share one architecture, schedule and data):
   teacher   YOLOv5-S with the LD head           configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py
@@ -124,7 +124,7 @@ def parse_args(argv=None):
     parser.add_argument('--num-train', type=int, default=400)
     parser.add_argument('--num-val', type=int, default=100)
     parser.add_argument('--epochs', type=int, default=10, help='epochs of every student')
-    parser.add_argument('--teacher-epochs', type=int, default=10, help='epochs of the teacher')
+    parser.add_argument('--teacher-epochs', type=int, default=20, help='epochs of the teacher')
     parser.add_argument('--lr', type=float, default=0.08,
                         help="SGD learning rate of every model (the demo configs' 0.01 is "
                         'YOLOv5\'s recipe for 300 epochs; see docs/getting_started.md)')

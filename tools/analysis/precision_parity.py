@@ -1,0 +1,119 @@
+"""Accuracy parity of the precisions: one distillation config trained three times with the same
+seed, data and schedule, with (1) everything in fp32, (2) the teacher's forward in bf16 and the
+student in fp32, (3) the teacher in bf16 and the student under ``--amp`` (bf16 autocast on a
+CPU, fp16 on CUDA); then the mAP of each and its difference to the fp32 run.
+
+    python tools/analysis/precision_parity.py CONFIG --teacher TEACHER_CONFIG \
+        [--teacher-ckpt CKPT] [--out results/parity/NAME] [--data data/demo] [--epochs 10] \
+        [--teacher-epochs 20] [--lr 0.08] [--seed 0] [--modes fp32 bf16_teacher amp]
+
+Without ``--teacher-ckpt`` the teacher config is trained first (with ``--amp`` where the
+machine has it), into ``<out>/teacher``. The schedule options are the main job's
+(``tools/run_demo.py``: learning rate, 1-epoch warm-up, validation every 5 epochs and after the
+last, batch 8). Each run's work dir is ``<out>/<mode>``; a run whose final checkpoint exists is
+not trained again. Writes ``<out>/parity.md`` and ``parity.csv``: mAP50 and mAP50-95 of the
+run's last validation (the EMA student) and the difference to the fp32 run, in points, with
+the wall time of each training.
+"""
+import argparse
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+
+# mode -> (teacher_precision, train.py flags, words)
+MODES = {
+    'fp32': ('fp32', [], 'teacher fp32, student fp32'),
+    'bf16_teacher': ('bf16', [], 'teacher bf16, student fp32'),
+    'amp': ('bf16', ['--amp'], 'teacher bf16, student --amp'),
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Same seed and schedule in three precisions')
+    parser.add_argument('config', help='a distillation config')
+    parser.add_argument('--teacher', help='the teacher config (trained when --teacher-ckpt '
+                        'is not given)')
+    parser.add_argument('--teacher-ckpt', help='a trained teacher checkpoint')
+    parser.add_argument('--out', help='results folder (default results/parity/<config name>)')
+    parser.add_argument('--data', default='data/demo', help='demo dataset folder')
+    parser.add_argument('--epochs', type=int, default=10, help='epochs of each distillation')
+    parser.add_argument('--teacher-epochs', type=int, default=20)
+    parser.add_argument('--lr', type=float, default=0.08)
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--modes', nargs='+', choices=list(MODES), default=list(MODES))
+    args = parser.parse_args(argv)
+    if not args.teacher_ckpt and not args.teacher:
+        parser.error('give --teacher-ckpt, or --teacher (a config to train the teacher from)')
+    if args.teacher_ckpt and not osp.isfile(args.teacher_ckpt):
+        parser.error(f'--teacher-ckpt {args.teacher_ckpt} does not exist')
+    args.out = args.out or osp.join('results/parity', osp.splitext(osp.basename(args.config))[0])
+    return args
+
+
+def train(config, work_dir, data, opts, flags):
+    from run_demo import data_options, final_checkpoint
+    ckpt = final_checkpoint(work_dir)
+    if ckpt:
+        print(f'{work_dir}: done before, {ckpt}', flush=True)
+        return ckpt
+    cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir, *flags,
+           '--cfg-options', *data_options(data, config), *opts]
+    print('$ ' + ' '.join(cmd), flush=True)
+    t0 = time.time()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    with open(osp.join(work_dir, 'train_wall_s.txt'), 'w') as f:
+        f.write(f'{time.time() - t0:.1f}\n')
+    return final_checkpoint(work_dir)
+
+
+def main(argv=None):
+    from kd_plugins.analysis import last_metrics, write_table
+    from run_demo import mixed_precision, schedule_options
+    args = parse_args(argv)
+    out = osp.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    seed = [f'randomness.seed={args.seed}']
+    amp = mixed_precision(False)[1:]  # ['--amp'] where the machine has mixed precision
+    teacher_ckpt = args.teacher_ckpt
+    if not teacher_ckpt:
+        opts = schedule_options(args.teacher_epochs, 5, args.batch_size, 1, args.lr) + seed
+        teacher_ckpt = train(args.teacher, osp.join(out, 'teacher'), args.data, opts, amp)
+    rows = []
+    for mode in args.modes:
+        precision, flags, words = MODES[mode]
+        if flags and not amp:
+            raise SystemExit(f'mode {mode}: this machine has no mixed precision (no bf16 '
+                             'instructions, no CUDA)')
+        work = osp.join(out, mode)
+        opts = schedule_options(args.epochs, 5, args.batch_size, 1, args.lr) + seed + [
+            f'model.teacher_ckpt={osp.abspath(teacher_ckpt)}',
+            f'model.teacher_precision={precision}']
+        train(args.config, work, args.data, opts, flags)
+        m = last_metrics(work, ('coco/bbox_mAP_50', 'coco/bbox_mAP'))
+        wall = open(osp.join(work, 'train_wall_s.txt')).read().strip() if osp.isfile(
+            osp.join(work, 'train_wall_s.txt')) else None
+        rows.append({'run': mode, 'precision': words, 'mAP50': round(m['coco/bbox_mAP_50'], 3),
+                     'mAP50-95': round(m['coco/bbox_mAP'], 3),
+                     'train_wall_s': None if wall is None else round(float(wall))})
+    ref = next((r for r in rows if r['run'] == 'fp32'), None)
+    for r in rows:
+        for key in ('mAP50', 'mAP50-95'):
+            r[f'd_{key}_points'] = None if ref is None else round(
+                100 * (r[key] - ref[key]), 1)
+    caption = (f'{args.config}: seed {args.seed}, {args.epochs} epochs, lr {args.lr:g}, batch '
+               f'{args.batch_size}, data {args.data}; teacher {teacher_ckpt}; mAP of the last '
+               'validation (EMA student); d_*: difference to the fp32 run in points.')
+    table = write_table(rows, osp.join(out, 'parity'), caption)
+    print(caption + '\n\n' + table)
+    return rows
+
+
+if __name__ == '__main__':
+    main()
