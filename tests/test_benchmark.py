@@ -82,9 +82,29 @@ def test_benchmark_tool_reports_every_phase(tiny_data, tmp_path):
     row = [line for line in table.splitlines() if CWD_ATT.split('/')[-1][:-3] in line]
     assert len(row) == 1
     cells = [c.strip() for c in row[0].strip('|').split('|')]
-    assert cells[1:3] == ['cpu', '2'] and float(cells[6]) == pytest.approx(res['overhead'],
-                                                                           abs=0.006)
-    assert float(cells[5]) == pytest.approx(phases['distill_step']['median_s'], abs=6e-4)
+    assert cells[1:5] == ['cpu', '2', 'fp32', res['precision']['teacher_forward']]
+    assert float(cells[8]) == pytest.approx(res['overhead'], abs=0.006)
+    assert float(cells[7]) == pytest.approx(phases['distill_step']['median_s'], abs=6e-4)
+    assert float(cells[9]) == pytest.approx(res['distill_over_student'], abs=0.006)
+
+
+def test_benchmark_tool_precisions(tiny_data, tmp_path):
+    """--teacher-precision and --amp on CPU: what ran in which precision, in the output and
+    the JSON."""
+    from kd_plugins.engine.precision import cpu_bf16_support
+    out_json = tmp_path / 'bench.json'
+    out = run_tool(['tools/benchmark_kd.py', CWD_ATT, '--iters', '1', '--warmup', '0',
+                    '--batch-size', '2', '--random-teacher', '--no-memory', '--amp',
+                    '--teacher-precision', 'bf16', '--out', str(out_json), '--cfg-options',
+                    *options_argv(tiny_options(tiny_data))])
+    res = json.loads(out_json.read_text())
+    assert res['precision'] == {'student_step': 'bf16 autocast', 'teacher_forward': 'bf16',
+                                'distill_step': 'student bf16 autocast, teacher bf16'}
+    assert res['cpu_bf16'] == cpu_bf16_support() and res['amp'] is True
+    assert f'CPU bf16 support: {cpu_bf16_support()}' in out
+    assert '| (b) teacher forward | bf16 |' in out and 'c / a = ' in out
+    assert res['distill_over_student'] == pytest.approx(
+        res['phases']['distill_step']['median_s'] / res['phases']['student_step']['median_s'])
 
 
 def test_benchmark_tool_times_a_plain_detector(tiny_data):

@@ -160,6 +160,12 @@ def test_amp_wrapper_runs_the_forward_in_bf16_and_keeps_fp32_where_it_matters():
     torch.manual_seed(0)
     model = YOLO.build(cfg.model).train()
     wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper, type='CPUAmpOptimWrapper'))
+    # the runner builds the wrapper first, then EMAHook creates the EMA (before_run); MMYOLO's
+    # EMA keeps references to the model's tensors from then on, so they must stay the trained
+    # ones (a layout change after this point left the EMA averaging the initial weights)
+    from mmyolo.models.layers import ExpMomentumEMA
+    ema = ExpMomentumEMA(model, update_buffers=True)  # as the configs set it
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
     seen = {}
     head = type(model.bbox_head)
     real = head.loss_by_feat
@@ -189,6 +195,12 @@ def test_amp_wrapper_runs_the_forward_in_bf16_and_keeps_fp32_where_it_matters():
         hook.remove()
     loss, _ = model.parse_losses(losses)
     wrapper.update_params(loss)
+    ema.update_parameters(model)  # its first update copies the model
+    trained = model.state_dict()
+    assert not torch.equal(trained['backbone.stem.conv.weight'],
+                           initial['backbone.stem.conv.weight'])
+    for k, v in ema.module.state_dict().items():
+        assert torch.equal(v, trained[k]), k
     assert conv_out['dtype'] == torch.bfloat16  # the network ran in bf16
     assert seen['inputs'] and set(seen['inputs']) == {torch.float32}  # the loss in fp32
     assert seen['autocast'] is False
@@ -258,7 +270,8 @@ def test_precision_parity_tool(tiny_data, tmp_path):
                      '--data', tiny_data, '--epochs', '1', '--batch-size', '4',
                      '--out', str(out), '--modes', 'fp32', 'amp'])
     assert text.count('model.teacher_precision=fp32') == 1
-    assert text.count('model.teacher_precision=bf16') == 1 and text.count(' --amp ') == 1
+    assert text.count('model.teacher_precision=bf16') == 1
+    assert text.count(' --amp --cfg-options') == 1  # the command line of the amp run
     with open(out / 'parity.csv') as f:
         rows = list(csv.DictReader(f))
     assert [r['run'] for r in rows] == ['fp32', 'amp']

@@ -15,6 +15,11 @@ from torch import nn
 from .precision import cpu_bf16_support, cpu_has_native_bf16, fp32_method
 
 
+def _multi_process() -> bool:
+    import torch.distributed as dist
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
 class NoNativeBF16Error(RuntimeError):
     """Mixed precision was asked for on a CPU without bf16 instructions."""
 
@@ -25,7 +30,7 @@ class CPUAmpOptimWrapper(OptimWrapper):
     ``torch.autocast('cpu', dtype=torch.bfloat16)``.
 
     What runs in bf16: convolutions and matrix products of the forward pass (and their
-    backward), with the model's convolution weights in ``channels_last`` (oneDNN's fast layout
+    backward), with the trained convolution weights in ``channels_last`` (oneDNN's fast layout
     for bf16). What stays fp32: the weights and their gradients (autocast casts a copy per op),
     the optimiser state, every head's ``loss_by_feat`` (box decoding, IoU, assignment and
     losses: its bf16 inputs are cast to fp32 and autocast is off inside it), the distillation
@@ -37,9 +42,12 @@ class CPUAmpOptimWrapper(OptimWrapper):
     Args:
         check_cpu (bool): Refuse to build on a CPU without native bf16 (``avx512_bf16`` or
             AMX), where bf16 is emulated and slower than fp32. Defaults to True.
-        channels_last (bool): Move the model's 4-D weights to ``channels_last`` at the first
-            step (skipped for a model wrapped in DDP, whose gradient buckets were laid out
-            for the original strides). Defaults to True.
+        channels_last (bool): Move the 4-D weights the optimiser trains to ``channels_last``,
+            here, when the wrapper is built: the runner builds it before any hook runs, so
+            that an EMA (MMYOLO's ``ExpMomentumEMA`` keeps references to the model's tensors
+            from the moment it is created) sees the weights that are trained, not a stale
+            copy. Skipped in a multi-process run (DDP's gradient buckets were laid out for
+            the original strides). Defaults to True.
         **kwargs: ``OptimWrapper``'s arguments (``optimizer``, ``clip_grad``, ...).
     """
 
@@ -51,11 +59,19 @@ class CPUAmpOptimWrapper(OptimWrapper):
                 'than fp32. Train without --amp (fp32); the distillation teacher already runs '
                 'in the fastest precision this machine has (teacher_precision=\'auto\').')
         super().__init__(**kwargs)
-        self.channels_last = channels_last
+        self.layout = 'ordinary layout'
+        if channels_last and not _multi_process():
+            # In place of each parameter's data (the optimiser keeps the same Parameter); done
+            # before anything else can hold on to the old tensors.
+            for group in self.optimizer.param_groups:
+                for p in group['params']:
+                    if p.dim() == 4:
+                        p.data = p.data.contiguous(memory_format=torch.channels_last)
+            self.layout = 'channels_last'
         self._prepared = set()
 
     def _prepare(self, model: nn.Module) -> None:
-        """Once per model: fp32 ``loss_by_feat`` for every head, ``channels_last`` weights."""
+        """Once per model: fp32 ``loss_by_feat`` for every head."""
         if id(model) in self._prepared:
             return
         from mmengine.logging import print_log
@@ -66,13 +82,9 @@ class CPUAmpOptimWrapper(OptimWrapper):
                 # bound with MethodType, so that a deep copy (EMA) binds to the copy
                 module.loss_by_feat = types.MethodType(fp32_method('loss_by_feat'), module)
                 heads += 1
-        layout = 'ordinary layout (DDP)'
-        if self.channels_last and not isinstance(model, nn.parallel.DistributedDataParallel):
-            model.to(memory_format=torch.channels_last)
-            layout = 'channels_last'
         print_log(f'mixed precision on CPU ({cpu_bf16_support()}): forward and backward in '
-                  f'bf16 autocast, weights {layout}; weights, optimiser state and the losses of '
-                  f'{heads} head(s) in fp32', logger='current')
+                  f'bf16 autocast, trained weights {self.layout}; weights, optimiser state and '
+                  f'the losses of {heads} head(s) in fp32', logger='current')
         self._prepared.add(id(model))
 
     @contextmanager

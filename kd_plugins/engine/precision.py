@@ -77,7 +77,10 @@ def to_fp32(data: Any, contiguous: bool = False) -> Any:
             data = data.float()
         return data.contiguous() if contiguous else data
     if isinstance(data, (tuple, list)):
-        return type(data)(to_fp32(d, contiguous) for d in data)
+        items = [to_fp32(d, contiguous) for d in data]
+        if hasattr(data, '_fields'):  # a namedtuple
+            return type(data)(*items)
+        return type(data)(items)
     if isinstance(data, dict):
         return {k: to_fp32(v, contiguous) for k, v in data.items()}
     return data

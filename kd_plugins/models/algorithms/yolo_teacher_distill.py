@@ -178,17 +178,18 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         self._teacher_precision_on = (device.type, precision)
         return precision
 
-    def teacher_forward(self, batch_inputs: torch.Tensor):
+    def teacher_forward(self, batch_inputs: torch.Tensor, fp32_out: bool = True):
         """The teacher's part of a training step: backbone + neck, and the head's forward with
         ``teacher_runs='head'``, in ``teacher_precision`` (callers add ``torch.no_grad`` and the
-        recorders). Returns what the teacher computed, in fp32."""
+        recorders). Returns what the teacher computed, cast to fp32 unless ``fp32_out=False``
+        (the training step uses what the recorders recorded, and casts that)."""
         precision = self.resolved_teacher_precision(batch_inputs.device)
         if precision != 'fp32':
             batch_inputs = batch_inputs.contiguous(memory_format=torch.channels_last)
         with autocast(batch_inputs.device, precision):
             feats = self.teacher.extract_feat(batch_inputs)
             out = self.teacher.bbox_head(feats) if self.teacher_runs == 'head' else feats
-        return out if precision == 'fp32' else to_fp32(out, contiguous=True)
+        return to_fp32(out, contiguous=True) if fp32_out and precision != 'fp32' else out
 
     def _losses(self, batch_inputs, data_samples):
         # record_function: named ranges in torch.profiler traces (benchmark_kd.py --profile)
@@ -196,7 +197,7 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         grad = torch.enable_grad() if self.teacher_trainable else torch.no_grad()
         with self.distiller.teacher_recorders, self.distiller.deliveries, grad, \
                 torch.profiler.record_function('kd:teacher_forward'):
-            self.teacher_forward(batch_inputs)
+            self.teacher_forward(batch_inputs, fp32_out=False)
         if self.resolved_teacher_precision(batch_inputs.device) != 'fp32':
             fp32_recorded(self.distiller.teacher_recorders)
         self.distiller.set_deliveries_override(True)
