@@ -2,7 +2,7 @@
 students (CWD+attention, localization distillation), export and evaluate them, compare.
 
     python tools/run_demo.py [--out results/demo] [--data data/demo] [--epochs 10]
-        [--teacher-epochs 20] [--lr 0.08] [--fp32] [--force]
+        [--teacher-epochs 12] [--lr 0.08] [--precision teacher|fp32|amp] [--force]
 
 Models (one seed; the three students share one architecture, schedule and data):
   teacher   YOLOv5-S with the LD head           configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py
@@ -17,11 +17,13 @@ Models (one seed; the three students share one architecture, schedule and data):
 The LD head (box edges as distributions) is what localization distillation needs in the
 student; giving it to every student keeps parameters and FLOPs equal across the comparison.
 
-Precision: on a machine that computes bf16 natively (a CPU with avx512_bf16 or AMX, or CUDA)
-every model trains with ``tools/train.py --amp`` (CPU: bf16 autocast with fp32 weights and
-losses; CUDA: fp16 with a dynamic loss scale) and each distillation's teacher runs its forward
-in bf16 (``teacher_precision='auto'``); ``--fp32`` trains everything, teacher forward included,
-in fp32. Elsewhere everything runs in fp32.
+Precision (``--precision``): ``teacher`` (the default) runs each distillation's teacher forward
+in the fastest precision of the machine (``teacher_precision='auto'``: bf16 on a CPU with
+avx512_bf16 or AMX) and trains every model in fp32; ``fp32`` runs the teachers in fp32 too;
+``amp`` also trains every model with ``tools/train.py --amp`` (CPU: bf16 autocast with fp32
+weights and losses), which is not the default: its gradients differ from fp32's more than a
+bf16 teacher's do, and its accuracy on the demo is not established yet (docs/benchmark.md,
+"Accuracy parity").
 
 Stages (each skipped when its output exists, unless --force; the run says which one it is in):
   1. data             the synthetic dataset (kd_plugins.datasets.generate_demo_dataset)
@@ -124,7 +126,7 @@ def parse_args(argv=None):
     parser.add_argument('--num-train', type=int, default=400)
     parser.add_argument('--num-val', type=int, default=100)
     parser.add_argument('--epochs', type=int, default=10, help='epochs of every student')
-    parser.add_argument('--teacher-epochs', type=int, default=20, help='epochs of the teacher')
+    parser.add_argument('--teacher-epochs', type=int, default=12, help='epochs of the teacher')
     parser.add_argument('--lr', type=float, default=0.08,
                         help="SGD learning rate of every model (the demo configs' 0.01 is "
                         'YOLOv5\'s recipe for 300 epochs; see docs/getting_started.md)')
@@ -135,9 +137,10 @@ def parse_args(argv=None):
                         help='validate every N epochs and after the last (points of the curves)')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--fp32', action='store_true',
-                        help='train every model and run every teacher in fp32 (default: mixed '
-                        'precision where this machine computes bf16 or fp16 natively)')
+    parser.add_argument('--precision', choices=['fp32', 'teacher', 'amp'], default='teacher',
+                        help="'teacher' (default): the teachers' forward in bf16 where the "
+                        "machine has it, fp32 training; 'fp32': fp32 everywhere; 'amp': also "
+                        '--amp training')
     parser.add_argument('--speed-images', type=int, default=40,
                         help='val images timed per model for images/s (after 3 warm-up ones)')
     parser.add_argument('--models', nargs='+', choices=[m[0] for m in MODELS],
@@ -170,7 +173,7 @@ def main(argv=None):
     generate_demo_dataset(args.data, args.num_train, args.num_val, seed=args.seed,
                           force=args.force)
     seed = [f'randomness.seed={args.seed}']
-    amp = mixed_precision(args.fp32)
+    amp = mixed_precision(args.precision)
     print(f'precision: {amp[0]}', flush=True)
 
     runs = {}  # key -> dict(work_dir, eval config, checkpoint, ...)
@@ -185,8 +188,9 @@ def main(argv=None):
             opts = schedule_options(epochs, args.val_interval, args.batch_size,
                                     args.warmup_epochs, args.lr) + seed
             extra = [f'model.teacher_ckpt={runs[teacher]["checkpoint"]}'] if teacher else []
-            if teacher and args.fp32:
-                extra.append('model.teacher_precision=fp32')
+            if teacher:
+                extra.append('model.teacher_precision='
+                             + ('fp32' if args.precision == 'fp32' else 'auto'))
             t0 = time.time()
             run([py, 'tools/train.py', config, '--work-dir', work_dir, *amp[1:],
                  '--cfg-options', *data_options(args.data, config), *opts, *extra])
@@ -239,21 +243,24 @@ def main(argv=None):
     return rows
 
 
-def mixed_precision(fp32: bool) -> list:
-    """``[words, *train.py flags]``: the precision the demo trains in on this machine."""
+def mixed_precision(precision: str) -> list:
+    """``[words, *train.py flags]``: what ``--precision`` means on this machine."""
     import torch
 
     from kd_plugins.engine.precision import cpu_bf16_support
-    if fp32:
-        return ['fp32 (--fp32): every model trains in fp32, teachers run in fp32']
+    if precision == 'fp32':
+        return ['fp32: every model trains in fp32, teachers run in fp32']
+    teacher = "teachers in teacher_precision='auto'"
     if torch.cuda.is_available():
-        return ['mixed (CUDA): --amp (fp16, dynamic loss scale); distillation teachers in '
-                "teacher_precision='auto'", '--amp']
+        return ([f'CUDA: {teacher}, --amp (fp16, dynamic loss scale)', '--amp']
+                if precision == 'amp' else [f'CUDA: {teacher}, students fp32'])
     support = cpu_bf16_support()
     if support == 'none':
         return ['fp32: this CPU has no bf16 instructions (neither avx512_bf16 nor AMX)']
-    return [f'mixed (CPU {support}): --amp (bf16 autocast, fp32 weights and losses); '
-            'distillation teachers run in bf16', '--amp']
+    if precision == 'teacher':
+        return [f'CPU {support}: teachers run in bf16, every model trains in fp32']
+    return [f'CPU {support}: teachers run in bf16, every model trains with --amp (bf16 '
+            'autocast, fp32 weights and losses)', '--amp']
 
 
 def _student_config_path(config: str) -> str:
@@ -318,7 +325,7 @@ def report(args, runs: dict, out: str, t_start: float) -> list:
     caption = (f'Demo val split ({args.num_val} images); students {args.epochs} epochs, teacher '
                f'{args.teacher_epochs}; batch {args.batch_size}, learning rate {args.lr:g}, '
                f'{args.warmup_epochs}-epoch warm-up, seed {args.seed}, 256x256 input; '
-               f'precision: {mixed_precision(args.fp32)[0]}; FLOPs for one 256x256 '
+               f'precision: {mixed_precision(args.precision)[0]}; FLOPs for one 256x256 '
                'image; inference images/s at batch 1 on this CPU (fp32); mAP of the exported '
                'student for distilled models.')
     table = write_table(rows, osp.join(out, 'results'), caption)

@@ -5,7 +5,7 @@ CPU, fp16 on CUDA); then the mAP of each and its difference to the fp32 run.
 
     python tools/analysis/precision_parity.py CONFIG --teacher TEACHER_CONFIG \
         [--teacher-ckpt CKPT] [--out results/parity/NAME] [--data data/demo] [--epochs 10] \
-        [--teacher-epochs 20] [--lr 0.08] [--seed 0] [--modes fp32 bf16_teacher amp]
+        [--teacher-epochs 10] [--lr 0.08] [--seed 0] [--modes fp32 bf16_teacher amp]
 
 Without ``--teacher-ckpt`` the teacher config is trained first (with ``--amp`` where the
 machine has it), into ``<out>/teacher``. The schedule options are the main job's
@@ -43,7 +43,7 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='results folder (default results/parity/<config name>)')
     parser.add_argument('--data', default='data/demo', help='demo dataset folder')
     parser.add_argument('--epochs', type=int, default=10, help='epochs of each distillation')
-    parser.add_argument('--teacher-epochs', type=int, default=20)
+    parser.add_argument('--teacher-epochs', type=int, default=10)
     parser.add_argument('--lr', type=float, default=0.08)
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
@@ -80,7 +80,7 @@ def main(argv=None):
     out = osp.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     seed = [f'randomness.seed={args.seed}']
-    amp = mixed_precision(False)[1:]  # ['--amp'] where the machine has mixed precision
+    amp = mixed_precision('amp')[1:]  # ['--amp'] where the machine has mixed precision
     teacher_ckpt = args.teacher_ckpt
     if not teacher_ckpt:
         opts = schedule_options(args.teacher_epochs, 5, args.batch_size, 1, args.lr) + seed
