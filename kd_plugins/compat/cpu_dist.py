@@ -10,7 +10,8 @@ Upstream, three failures in a row:
    module: the config gets ``model_wrapper_cfg`` with ``device_ids=None``.
 3. MMYOLO's ``YOLODetector(use_syncbn=True)`` (its default) converts BatchNorm to SyncBatchNorm in
    distributed runs, which only runs on CUDA: ``use_syncbn=False`` for every YOLODetector in the
-   model config.
+   model config, a distillation's student and teacher included (their ``cfg_path`` configs are
+   loaded into the model config first).
 
 :func:`prepare_cpu_distributed` applies all three; ``tools/train.py`` and ``tools/test.py`` call it
 when launched with ``--launcher pytorch`` on a machine without CUDA. With CUDA it does nothing.
@@ -46,6 +47,19 @@ def _no_syncbn(node) -> int:
     return n
 
 
+def _inline_model_configs(model) -> None:
+    """A distillation's student and teacher given as ``dict(cfg_path=...)`` are loaded here, so
+    that ``use_syncbn=False`` reaches their detectors too (else DDP stops with "SyncBatchNorm
+    layers only work with GPU modules")."""
+    if not isinstance(model, dict):
+        return
+    from ..models.algorithms.yolo_teacher_distill import model_cfg
+    for role, key in (('student', 'architecture'), ('teacher', 'teacher')):
+        sub = model.get(key)
+        if isinstance(sub, dict) and 'cfg_path' in sub and 'type' not in sub:
+            model[key] = model_cfg(sub, role)
+
+
 def prepare_cpu_distributed(cfg, launcher: str) -> bool:
     """Adapt ``cfg`` (in place) and the process group for multi-process CPU training.
 
@@ -65,6 +79,7 @@ def prepare_cpu_distributed(cfg, launcher: str) -> bool:
     wrapper.setdefault('broadcast_buffers', False)
     wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
+    _inline_model_configs(cfg.model)
     _no_syncbn(cfg.model)
     os.environ.setdefault('LOCAL_RANK', '0')
     init_cpu_dist()
