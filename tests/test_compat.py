@@ -296,6 +296,15 @@ def test_prepare_cpu_distributed_adapts_config():
     assert not dist.is_initialized()
     with pytest.raises(RuntimeError, match='torchrun'):
         prepare_cpu_distributed(cfg, 'slurm')
+    # a distillation's student and teacher named by config path get it too
+    student = osp.join(ROOT, 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py')
+    teacher = osp.join(ROOT, 'configs/yolov8/yolov8_s_fast_1xb8-30e_demo.py')
+    cfg = Config(dict(model=dict(type='KDYOLOTeacherDistill', architecture=dict(cfg_path=student),
+                                 teacher=dict(cfg_path=teacher))))
+    with mock.patch('kd_plugins.compat.cpu_dist.init_cpu_dist'):
+        prepare_cpu_distributed(cfg, 'pytorch')
+    for key in ('architecture', 'teacher'):
+        assert cfg.model[key].type == 'YOLODetector' and cfg.model[key].use_syncbn is False
 
 
 # ---------------------------------------------------------------- versions and dependencies
