@@ -96,24 +96,17 @@ def fp32_recorded(manager, contiguous: bool = True) -> None:
 
 def fp32_method(name: str):
     """A method that calls the class's method ``name`` with autocast off and its bf16/fp16
-    tensor arguments cast to fp32: how the AMP wrapper keeps a head's ``loss_by_feat`` (box
+    tensor arguments cast to fp32: how the CPU AMP wrapper keeps a head's ``loss_by_feat`` (box
     decoding, IoU, assignment, losses) in fp32. The class's method is looked up at each call,
     so that MMRazor's method recorders, which patch the class while they record, still see
     the call (with fp32 arguments)."""
 
     def wrapped(self, *args, **kwargs):
-        with torch.autocast('cpu', enabled=False), _cuda_autocast_off():
+        with torch.autocast('cpu', enabled=False):
             return getattr(type(self), name)(self, *to_fp32(args), **to_fp32(kwargs))
 
     wrapped._kd_fp32 = True  # the bound method exposes it too (attributes of __func__)
     return wrapped
-
-
-def _cuda_autocast_off():
-    if torch.cuda.is_available():
-        return torch.autocast('cuda', enabled=False)
-    import contextlib
-    return contextlib.nullcontext()
 
 
 def describe(precision: str, requested: Optional[str] = None) -> str:

@@ -198,7 +198,7 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         with self.distiller.teacher_recorders, self.distiller.deliveries, grad, \
                 torch.profiler.record_function('kd:teacher_forward'):
             self.teacher_forward(batch_inputs, fp32_out=False)
-        if self.resolved_teacher_precision(batch_inputs.device) != 'fp32':
+        if self._teacher_precision_on[1] != 'fp32':  # resolved by teacher_forward
             fp32_recorded(self.distiller.teacher_recorders)
         self.distiller.set_deliveries_override(True)
         with self.distiller.student_recorders, self.distiller.deliveries, \
