@@ -8,7 +8,8 @@
 #   2. installs torch if the environment has none ($KD_TORCH_SPEC, default torch==2.13.0; set
 #      $KD_TORCH_INDEX_URL to a PyTorch wheel index to pick a CPU or CUDA build);
 #   3. installs mmcv 2.0.1 with compiled ops: from a wheel cache keyed by the torch build
-#      ($KD_CACHE_DIR/wheels/...), or from any directory in $PIP_FIND_LINKS, and otherwise builds it
+#      ($KD_CACHE_DIR/wheels/...), from ../shared/wheels beside the checkout when it exists, or from
+#      any directory in $PIP_FIND_LINKS, and otherwise builds it
 #      from the PyPI source with -std=c++17 (torch >= 2.1 headers need it; mmcv 2.0.1 hard-codes
 #      c++14) and caches the built wheel, so the next set-up takes seconds. CUDA ops are built too
 #      when torch sees CUDA. A cached wheel is only kept if its ops actually run with this torch;
@@ -74,6 +75,8 @@ if mmcv_ok; then
 else
   installed=0
   links=("$WHEELS")
+  # the team's prebuilt wheels beside the checkout (CI and the project machines have them)
+  [ -d "$ROOT/../shared/wheels" ] && links+=("$(cd "$ROOT/../shared/wheels" && pwd)")
   for d in ${PIP_FIND_LINKS:-}; do links+=("$d"); done
   for d in "${links[@]}"; do
     [ -d "$d" ] || continue
