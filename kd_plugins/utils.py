@@ -1,4 +1,5 @@
 """Helpers shared by the command-line tools."""
+import contextlib
 import os.path as osp
 from typing import Optional
 
@@ -83,3 +84,24 @@ def enable_amp(cfg, device: str) -> str:
               + ('' if device == 'cuda' else f' (bf16, CPU support: {cpu_bf16_support()})'),
               logger='current')
     return amp_type
+
+
+@contextlib.contextmanager
+def quiet():
+    """Silence what upstream prints while a tool works in-process: pycocotools' progress
+    prints (stdout), MMEngine's logger below ERROR (e.g. the FLOP counter's "Unsupported
+    operator" list) and Python warnings. A real error still raises."""
+    import io
+    import logging
+    import warnings
+
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter('ignore')
+            yield
+    finally:
+        logger.setLevel(level)

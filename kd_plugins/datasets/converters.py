@@ -8,7 +8,9 @@ file, is logged, and is counted in the returned :class:`ConversionReport`:
 problem                      what happens
 ===========================  ==============================================================
 label without image          warning ``missing_image``; the label is skipped
-unreadable image             warning ``unreadable_image``; the image is skipped
+unreadable image             warning ``unreadable_image``; the image is skipped (decoded as
+                             training decodes it, so a file cut short is caught here)
+polygon row (YOLO)           counted in ``polygons``; the polygon's bounding box is the box
 box partly outside image     warning ``clipped_box``; the box is clipped to the image
 box entirely outside image   warning ``box_outside``; the box is skipped
 zero-area box                warning ``zero_area_box``; the box is skipped
@@ -45,6 +47,7 @@ class ConversionReport:
     """Counts of what a conversion kept and of each kind of problem, with the files involved."""
     images: int = 0
     boxes: int = 0
+    polygons: int = 0  # YOLO rows with a polygon (segmentation exports), kept as their box
     warnings: Dict[str, List[str]] = field(default_factory=lambda: collections.defaultdict(list))
 
     def warn(self, kind: str, message: str, strict: bool) -> None:
@@ -58,6 +61,8 @@ class ConversionReport:
 
     def summary(self) -> str:
         parts = [f'{self.images} images', f'{self.boxes} boxes']
+        if self.polygons:
+            parts.append(f'{self.polygons} of them from polygon rows')
         parts += [f'{len(v)} {k}' for k, v in sorted(self.warnings.items()) if v]
         return ', '.join(parts)
 
@@ -65,15 +70,33 @@ class ConversionReport:
 def _add_image(coco: dict, report: ConversionReport, path: str, image_root: str,
                strict: bool) -> Tuple[Optional[int], Optional[Tuple[int, int]]]:
     """Append the image at ``path`` to ``coco``; ``(None, None)`` if it cannot be read."""
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    img = decode_image(path)
     if img is None:
-        report.warn('unreadable_image', f'{path}: cannot be read as an image, skipped', strict)
+        report.warn('unreadable_image', f'{path}: cannot be decoded as an image (a file cut '
+                    'short, or not an image), skipped', strict)
         return None, None
     image_id, size = len(coco['images']), (img.shape[1], img.shape[0])
     coco['images'].append(dict(id=image_id, file_name=osp.relpath(path, image_root),
                                width=size[0], height=size[1]))
     report.images += 1
     return image_id, size
+
+
+def decode_image(path: str):
+    """The image as training decodes it (``mmcv.imfrombytes``), or None.
+
+    ``cv2.imread`` returns a partial picture for a JPEG cut short, which MMCV then refuses at
+    the training iteration that loads it; decoding the bytes the same way catches it here.
+    """
+    import mmcv
+    import numpy as np
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    if data.size == 0:
+        return None
+    return mmcv.imfrombytes(data.tobytes())
 
 
 def _add_box(coco: dict, report: ConversionReport, image_id: int, cat: int,
@@ -163,19 +186,28 @@ def yolo_to_coco(image_dir: str, label_dir: str, class_names: Sequence[str], out
         for no, line in enumerate(lines, 1):
             where = f'{label_path}:{no}'
             parts = line.split()
+            shape = ('"class cx cy w h", or a polygon "class x1 y1 x2 y2 x3 y3 ..." (at least '
+                     'three points)')
             try:
-                cls, values = int(parts[0]), [float(v) for v in parts[1:5]]
-            except (ValueError, IndexError):
-                raise ValueError(f'{where}: expected "class cx cy w h", got {line!r}') from None
-            if len(parts) != 5:
-                raise ValueError(f'{where}: expected 5 values "class cx cy w h", got '
-                                 f'{len(parts)} ({line!r}; polygons are not supported)')
+                cls, values = int(parts[0]), [float(v) for v in parts[1:]]
+            except ValueError:
+                raise ValueError(f'{where}: expected {shape}, got {line!r}') from None
+            if len(values) != 4 and (len(values) < 6 or len(values) % 2):
+                raise ValueError(f'{where}: expected {shape}, got {len(values)} numbers after '
+                                 f'the class ({line!r})')
             if not 0 <= cls < len(class_names):
-                raise ValueError(f'{where}: class id {cls} is out of range for '
-                                 f'{len(class_names)} classes {list(class_names)}')
-            cx, cy, bw, bh = values
+                raise ValueError(f'{where}: class id {cls} is out of range for the '
+                                 f'{len(class_names)} classes {list(class_names)} (ids 0 to '
+                                 f'{len(class_names) - 1})')
             w, h = size
-            box = ((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h)
+            if len(values) == 4:
+                cx, cy, bw, bh = values
+                box = ((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w,
+                       (cy + bh / 2) * h)
+            else:  # a segmentation export's polygon: its bounding box
+                xs, ys = values[0::2], values[1::2]
+                box = (min(xs) * w, min(ys) * h, max(xs) * w, max(ys) * h)
+                report.polygons += 1
             _add_box(coco, report, image_id, cls, box, size, where, strict)
     _write(coco, out_file)
     logger.info(f'{out_file}: {report.summary()}')
@@ -184,7 +216,7 @@ def yolo_to_coco(image_dir: str, label_dir: str, class_names: Sequence[str], out
 
 def voc_to_coco(xml_dir: str, image_dir: str, class_names: Sequence[str], out_file: str,
                 image_root: Optional[str] = None, skip_difficult: bool = False,
-                strict: bool = False) -> ConversionReport:
+                strict: bool = False, stems: Optional[Sequence[str]] = None) -> ConversionReport:
     """Convert Pascal VOC xml annotations to COCO.
 
     Args:
@@ -195,6 +227,8 @@ def voc_to_coco(xml_dir: str, image_dir: str, class_names: Sequence[str], out_fi
         image_root (str, optional): ``file_name`` is relative to it. Defaults to ``image_dir``.
         skip_difficult (bool): Leave out objects marked ``<difficult>1``. Defaults to False.
         strict (bool): Turn warnings into errors. Defaults to False.
+        stems (Sequence[str], optional): Convert only these xml files (names without
+            ``.xml``, as listed in ``ImageSets/Main/<split>.txt``). Defaults to all.
 
     Returns:
         ConversionReport: what was kept and what was wrong.
@@ -207,6 +241,13 @@ def voc_to_coco(xml_dir: str, image_dir: str, class_names: Sequence[str], out_fi
     xmls = sorted(n for n in os.listdir(xml_dir) if n.endswith('.xml'))
     if not xmls:
         raise ValueError(f'no .xml files in {xml_dir}')
+    if stems is not None:
+        missing = sorted(set(stems) - {n[:-4] for n in xmls})
+        if missing:
+            raise ValueError(f'{len(missing)} listed images have no xml in {xml_dir}: '
+                             f'{missing[:5]}')
+        wanted = set(stems)
+        xmls = [n for n in xmls if n[:-4] in wanted]
     for name in xmls:
         xml_path = osp.join(xml_dir, name)
         try:

@@ -1,0 +1,203 @@
+"""The report of ``tools/distill.py``: per method, the mean and range over seeds of mAP50 and
+mAP50-95 on each split, the paired per-seed difference to the baseline, the share of the
+teacher-student gap closed, cost columns, and a plain verdict that says when a difference is
+within the seed spread."""
+import csv
+import os.path as osp
+import statistics
+from typing import Dict, List, Optional, Sequence
+
+from .recipe import METHOD_NAMES
+
+METRICS = (('mAP50', 'coco/bbox_mAP_50'), ('mAP50-95', 'coco/bbox_mAP'))
+
+
+def paired(runs: Sequence[dict], method: str, split: str, key: str) -> Dict[int, float]:
+    """seed -> (method - baseline) of metric ``key`` on ``split``, for seeds both have."""
+    base = {r['seed']: r[split][key] for r in runs if r['method'] == 'baseline' and split in r}
+    return {r['seed']: r[split][key] - base[r['seed']] for r in runs
+            if r['method'] == method and split in r and r['seed'] in base}
+
+
+def verdict(diffs: Sequence[float], baseline_values: Sequence[float]) -> str:
+    """What paired differences (points) show, in words."""
+    if not diffs:
+        return 'no paired baseline run'
+    if len(diffs) == 1:
+        return 'one seed: not evidence either way (the seed alone moves mAP by points)'
+    spread = (max(baseline_values) - min(baseline_values)) * 100 if baseline_values else 0.
+    mean = statistics.mean(diffs)
+    if all(d > 0 for d in diffs):
+        word = 'better than the baseline at every seed'
+    elif all(d < 0 for d in diffs):
+        word = 'worse than the baseline at every seed'
+    elif all(d == 0 for d in diffs):
+        return 'level with the baseline at every seed'
+    else:
+        return 'within the seed spread: not better at every seed'
+    if abs(mean) < spread:
+        word += f', but by less than the baseline\'s own seed spread ({spread:.1f} points)'
+    return word
+
+
+def _mean_range(values: Sequence[float], scale: float = 1.) -> str:
+    if not values:
+        return '-'
+    v = [x * scale for x in values]
+    if len(v) == 1:
+        return f'{v[0]:.3f}' if scale == 1 else f'{v[0]:+.1f}'
+    fmt = '{:.3f}' if scale == 1 else '{:+.1f}'
+    return (fmt.format(statistics.mean(v)) + ' [' + fmt.format(min(v)) + ', '
+            + fmt.format(max(v)) + ']')
+
+
+def method_rows(runs: Sequence[dict], split: str, methods: Sequence[str]) -> List[dict]:
+    """One row per model (teacher, baseline, methods) of the table of ``split``."""
+    teacher = next((r for r in runs if r['method'] == 'teacher' and split in r), None)
+    base_vals = {name: [r[split][key] for r in runs if r['method'] == 'baseline' and split in r]
+                 for name, key in METRICS}
+    rows = []
+    for method in ['teacher', 'baseline', *methods]:
+        group = [r for r in runs if r['method'] == method and split in r]
+        if not group:
+            continue
+        row = dict(method=METHOD_NAMES.get(method, method), seeds=len(group))
+        for name, key in METRICS:
+            row[name] = _mean_range([r[split][key] for r in group])
+        d = paired(runs, method, split, 'coco/bbox_mAP')
+        diffs = [d[s] * 100 for s in sorted(d)]
+        row['d_mAP50-95_points'] = ('' if method in ('teacher', 'baseline') else
+                                    _mean_range(diffs, 1) if len(diffs) == 1 else
+                                    f'{statistics.mean(diffs):+.1f} (' +
+                                    ', '.join(f'{x:+.1f}' for x in diffs) + ')')
+        gap = None
+        if teacher and base_vals['mAP50-95'] and method not in ('teacher', 'baseline'):
+            span = teacher[split]['coco/bbox_mAP'] - statistics.mean(base_vals['mAP50-95'])
+            if span > 0 and diffs:
+                gap = f'{statistics.mean(diffs) / 100 / span:.0%}'
+        row['gap_closed'] = gap or ''
+        row['verdict'] = ('' if method in ('teacher', 'baseline') else
+                          verdict(diffs, base_vals['mAP50-95']))
+        first = group[0]
+        row.update(params_M=first.get('params_M'), FLOPs_G=first.get('FLOPs_G'),
+                   img_per_s=first.get('images_per_s'),
+                   train_s_per_iter=_median([r.get('train_s_per_iter') for r in group]))
+        rows.append(row)
+    return rows
+
+
+def _median(values) -> Optional[float]:
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 3) if values else None
+
+
+def _md(rows: Sequence[dict]) -> str:
+    keys = list(rows[0])
+    lines = ['| ' + ' | '.join(keys) + ' |', '|' + '---|' * len(keys)]
+    for r in rows:
+        cells = []
+        for k in keys:
+            v = r[k]
+            cells.append('-' if v is None else f'{v:.2f}' if isinstance(v, float) else str(v))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str, float],
+                 total_s: float) -> str:
+    """Write report.md / report.csv / runs.csv / curves.png / detections.png into args.out and
+    return the markdown."""
+    import cv2
+
+    from .analysis import model_complexity, plot_curves, scalar_log, training_curves
+    from .demo import stack_rows
+    from .utils import quiet
+    out = args.out
+    sizes = {}
+    for r in runs:
+        if r['config'] not in sizes:
+            with quiet():
+                sizes[r['config']] = model_complexity(r['config'], args.img_size)
+        r['params_M'], r['FLOPs_G'] = (round(x, 2) for x in sizes[r['config']])
+        log = scalar_log(r['work_dir'])
+        times = [x['time'] for x in log if 'time' in x and 'loss' in x]
+        r['train_s_per_iter'] = statistics.median(times) if times else None
+        r['curves'] = training_curves(log)
+        wall = osp.join(r['work_dir'], 'train_wall_s.txt')
+        r['train_wall_s'] = float(open(wall).read()) if osp.isfile(wall) else None
+
+    splits = ['val'] + (['test'] if any('test' in r for r in runs) else [])
+    fam = args.family.upper()
+    lines = [f'# Distillation report: {osp.basename(osp.normpath(data.source))}', '',
+             f'Data: `{data.source}` ({data.layout} layout, {len(data.classes)} classes: '
+             f'{", ".join(data.classes)}); ' + '; '.join(f'{k}: {v}' for k, v in
+                                                          data.summary.items()) + '.',
+             f'Models: teacher {fam}-{args.teacher.upper()}, students {fam}-'
+             f'{args.student.upper()}; students {args.epochs} epochs, teacher '
+             + (f'given ({args.teacher_ckpt})' if args.teacher_ckpt else
+                f'{args.teacher_epochs} epochs') + f'; input {args.img_size}x{args.img_size}, '
+             f'batch {args.batch_size}, learning rate '
+             f'{args.lr if args.lr is not None else "of the family config"}, seeds '
+             f'{args.seeds} (paired: the baseline and every method share each seed); '
+             f'precision: {precision}.', '',
+             'Command: `python tools/distill.py ' + ' '.join(_argv(args)) + '`', '']
+    csv_rows = []
+    for split in splits:
+        rows = method_rows(runs, split, args.methods)
+        lines += [f'## {split} split', '',
+                  'mAP: mean [min, max] over seeds; d_mAP50-95_points: method minus baseline '
+                  'of the same seed, mean (per seed); gap_closed: the mean difference as a '
+                  'share of the teacher\'s lead over the baseline; params, FLOPs (one '
+                  f'{args.img_size}x{args.img_size} image), images/s at batch 1 on this '
+                  'machine and training s/iter are per model.', '', _md(rows), '']
+        csv_rows += [dict(split=split, **r) for r in rows]
+    with open(osp.join(out, 'report.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, list(csv_rows[0]))
+        writer.writeheader()
+        writer.writerows(csv_rows)
+    run_keys = ['method', 'seed', 'val_mAP50', 'val_mAP50-95', 'test_mAP50', 'test_mAP50-95',
+                'train_s_per_iter', 'train_wall_s', 'work_dir']
+    with open(osp.join(out, 'runs.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, run_keys)
+        writer.writeheader()
+        for r in runs:
+            row = dict(method=r['method'], seed=r['seed'], work_dir=r['work_dir'],
+                       train_s_per_iter=r['train_s_per_iter'], train_wall_s=r['train_wall_s'])
+            for split in ('val', 'test'):
+                for name, key in METRICS:
+                    row[f'{split}_{name}'] = r[split][key] if split in r else None
+            writer.writerow(row)
+    curves = {r['label']: r['curves'] for r in runs if r['seed'] == args.seeds[0]}
+    plot_curves(curves, osp.join(out, 'curves.png'),
+                highlight=next((k for k in curves if k.startswith('baseline')), ''))
+    pictures = {r['key']: cv2.imread(r['picture']) for r in runs if r.get('picture')}
+    if pictures:
+        cv2.imwrite(osp.join(out, 'detections.png'), stack_rows(pictures))
+    lines += ['## Time', '', '| stage | wall s |', '|---|---|']
+    lines += [f'| {k} | {v:.0f} |' for k, v in timings.items()]
+    lines += [f'| total (this invocation; stages done before are not counted) | {total_s:.0f} |',
+              '', f'Curves (seed {args.seeds[0]}): curves.png; detections on the val images '
+              'with the most objects: detections.png; per run: runs.csv.', '']
+    text = '\n'.join(lines)
+    with open(osp.join(out, 'report.md'), 'w') as f:
+        f.write(text)
+    return text
+
+
+def _argv(args) -> List[str]:
+    """The command line that reproduces this report."""
+    out = [f'"{args.data}"' if ' ' in args.data else args.data, '--family', args.family,
+           '--teacher', args.teacher, '--student', args.student, '--methods', *args.methods,
+           '--epochs', str(args.epochs), '--img-size', str(args.img_size), '--batch-size',
+           str(args.batch_size), '--seeds', *map(str, args.seeds)]
+    if args.teacher_ckpt:
+        out += ['--teacher-ckpt', args.teacher_ckpt]
+    else:
+        out += ['--teacher-epochs', str(args.teacher_epochs)]
+    if args.lr is not None:
+        out += ['--lr', f'{args.lr:g}']
+    if args.classes:
+        out += ['--classes', *args.classes]
+    if args.precision != 'teacher':
+        out += ['--precision', args.precision]
+    return out

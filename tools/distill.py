@@ -1,0 +1,477 @@
+"""Distil your own dataset with one command: data in, a teacher, a baseline student, distilled
+students and the evidence out.
+
+    python tools/distill.py DATA [--family yolov8] [--teacher s] [--student n]
+        [--methods cwd cwd_att ld] [--epochs 30] [--teacher-epochs 60] [--img-size 320]
+        [--batch-size 8] [--seeds 0 1 2] [--teacher-ckpt CKPT] [--out results/distill/NAME]
+
+DATA is a dataset folder: a YOLO export (Ultralytics / Roboflow: data.yaml with
+<split>/images and <split>/labels), Pascal VOC (Annotations/ + JPEGImages/) or COCO json
+(annotations/*.json + an image folder); see kd_plugins/datasets/layouts.py. Without a
+validation split the data are split 8:1:1.
+
+Stages (each skipped when its result exists, so a re-run continues where the last stopped; an
+interrupted training resumes from its last checkpoint):
+  1. data      convert to COCO json under OUT/data (every image decoded once), say what was
+               found (polygon rows, empty label files, ...)
+  2. configs   OUT/configs/teacher.py, baseline.py, <method>.py: ordinary configs that inherit
+               this project's; each states the data and schedule once at its top
+  3. check     build the datasets of the configs (every file and box checked) and, with
+               --teacher-ckpt, the teacher from its checkpoint, before any training
+  4. train     the teacher (unless --teacher-ckpt), then per seed the baseline and each method
+               (the same seed for all: paired runs); full logs in each run's folder
+  5. export    each distilled student as a plain MMYOLO model (tools/export_student.py)
+  6. eval      mAP on the val split (the final validation of each run) and, when the data
+               have a test split, on it (tools/test.py)
+  7. speed     images/s at batch 1 on this machine and a picture of detections per model
+  8. report    OUT/report.md, report.csv (per method), runs.csv (per run), curves.png,
+               detections.png
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+# setuptools' notice about pkg_resources, imported by MMEngine, on every import: not ours to fix
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
+
+from kd_plugins.recipe import FAMILIES, METHOD_NAMES, SIZES  # noqa: E402
+
+STAGES = 8
+PICTURE_IMAGES = 4
+
+
+def stage(k: int, msg: str) -> None:
+    print(f'[{time.strftime("%H:%M:%S")}] {k}/{STAGES} {msg}', flush=True)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Distil a YOLO student on your dataset: convert, configure, train the '
+        'teacher, the baseline and each method per seed, export, evaluate, report. Every '
+        'stage is skipped when its result exists.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('data', help='dataset folder (YOLO export, Pascal VOC or COCO json)')
+    parser.add_argument('--classes', nargs='+',
+                        help='class names in id order: needed for a YOLO export without '
+                        'data.yaml, else they override the data\'s own names')
+    parser.add_argument('--family', choices=sorted(FAMILIES), default='yolov8',
+                        help='model family')
+    parser.add_argument('--teacher', choices=SIZES, default='s', help='teacher size')
+    parser.add_argument('--student', choices=SIZES, default='n', help='student size')
+    parser.add_argument('--methods', nargs='+',
+                        help='distillation methods (default: every method of the family: '
+                        + '; '.join(f'{f}: {" ".join(v["methods"])}'
+                                    for f, v in FAMILIES.items()) + '); the baseline is '
+                        'always trained')
+    parser.add_argument('--epochs', type=int, default=30, help='epochs of every student')
+    parser.add_argument('--teacher-epochs', type=int, default=60, help='epochs of the teacher')
+    parser.add_argument('--img-size', type=int, default=320,
+                        help='square input size, a multiple of 32')
+    parser.add_argument('--batch-size', type=int, default=8, help='training batch size')
+    parser.add_argument('--lr', type=float,
+                        help="SGD learning rate of every model (default: the family config's, "
+                        '0.01)')
+    parser.add_argument('--warmup-epochs', type=int, default=1, help='learning-rate warm-up')
+    parser.add_argument('--val-interval', type=int, default=5,
+                        help='validate (and checkpoint) every N epochs and after the last')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0],
+                        help='one paired run of the baseline and of each method per seed; the '
+                        'teacher is trained with the first')
+    parser.add_argument('--teacher-ckpt', help='use this trained teacher instead of training one')
+    parser.add_argument('--precision', choices=['teacher', 'fp32', 'amp'], default='teacher',
+                        help="'teacher': the teachers' forward in bf16 where the machine has "
+                        "it, fp32 training; 'fp32': fp32 everywhere; 'amp': also train with "
+                        '--amp')
+    parser.add_argument('--speed-images', type=int, default=40,
+                        help='val images timed per model for images/s (after 3 warm-up ones)')
+    parser.add_argument('--out', help='output folder (default: results/distill/<data folder '
+                        'name>)')
+    parser.add_argument('--force', action='store_true',
+                        help='delete --out first and redo every stage')
+    args = parser.parse_args(argv)
+    methods = FAMILIES[args.family]['methods']
+    args.methods = args.methods or list(methods)
+    unknown = [m for m in args.methods if m not in methods]
+    if unknown:
+        parser.error(f'--methods {unknown}: {args.family} has {list(methods)}')
+    if args.img_size % 32:
+        parser.error(f'--img-size {args.img_size} is not a multiple of 32 (the largest stride)')
+    if args.teacher_ckpt and not osp.isfile(args.teacher_ckpt):
+        parser.error(f'--teacher-ckpt {args.teacher_ckpt} does not exist')
+    if min(args.epochs, args.teacher_epochs, args.batch_size) < 1:
+        parser.error('--epochs, --teacher-epochs and --batch-size must be >= 1')
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error(f'--seeds {args.seeds} repeats a seed')
+    if not osp.isdir(args.data):
+        parser.error(f'dataset folder {args.data} does not exist')
+    name = re.sub(r'[^\w.-]+', '_', osp.basename(osp.normpath(osp.abspath(args.data))))
+    args.out = osp.abspath(args.out or osp.join('results', 'distill', name))
+    return args
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def _progress(line: str, state: dict, label: str, epochs: int) -> None:
+    """Print one line per finished epoch and per validation of a training's log."""
+    m = re.search(r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/(\d+)\].*?eta: (\S+).*?loss: ([\d.]+)',
+                  line)
+    if m:
+        epoch, it, n = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if it == n and state.get('epoch') != epoch:
+            state['epoch'] = epoch
+            print(f'    {label}: epoch {epoch}/{epochs}, loss {float(m.group(5)):.3f}, '
+                  f'eta {m.group(4)}', flush=True)
+        return
+    m = re.search(r'Epoch\(val\)\s+\[(\d+)\].*?coco/bbox_mAP: ([\d.]+)\s+coco/bbox_mAP_50: '
+                  r'([\d.]+)', line)
+    if m:
+        print(f'    {label}: validation after epoch {m.group(1)}: mAP50-95 {m.group(2)}, '
+              f'mAP50 {m.group(3)}', flush=True)
+
+
+def run_logged(cmd: list, log_file: str, label: str = '', epochs: int = 0) -> None:
+    """Run ``cmd`` with its output in ``log_file``; print progress lines of an MMEngine
+    training; on failure print the log's tail and stop."""
+    os.makedirs(osp.dirname(log_file), exist_ok=True)
+    env = dict(os.environ, PYTHONWARNINGS='ignore::UserWarning:pkg_resources,'
+               'ignore:pkg_resources is deprecated:UserWarning')
+    with open(log_file, 'w') as log:
+        log.write('$ ' + ' '.join(cmd) + '\n')
+        log.flush()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    state, pos = {}, 0
+    while True:
+        done = proc.poll() is not None
+        with open(log_file, 'rb') as f:
+            f.seek(pos)
+            chunk = f.read()
+        if not done:  # a line still being written waits for the next look
+            chunk = chunk[:chunk.rfind(b'\n') + 1]
+        pos += len(chunk)
+        if label:
+            for line in chunk.decode('utf-8', errors='replace').splitlines():
+                _progress(line, state, label, epochs)
+        if done:
+            break
+        time.sleep(2)
+    if proc.returncode:
+        with open(log_file, errors='replace') as f:
+            tail = f.read().splitlines()[-30:]
+        print('\n'.join('    | ' + ln for ln in tail))
+        sys.exit(f'{" ".join(cmd[1:3])} failed (exit {proc.returncode}); full log: {log_file}')
+
+
+def final_checkpoint(work_dir: str, epochs: int):
+    """The checkpoint of the last epoch, or None while the run is not finished."""
+    path = osp.join(work_dir, f'epoch_{epochs}.pth')
+    return path if osp.isfile(path) else None
+
+
+def train(config: str, work_dir: str, label: str, epochs: int, seed: int, flags: list,
+          extra=()) -> str:
+    ckpt = final_checkpoint(work_dir, epochs)
+    if ckpt:
+        print(f'    {label}: trained before, {ckpt}', flush=True)
+        return ckpt
+    resume = ['--resume'] if osp.isfile(osp.join(work_dir, 'last_checkpoint')) else []
+    print(f'    {label}: training {"(resumed) " if resume else ""}{epochs} epochs; log '
+          f'{osp.join(work_dir, "train.log")}', flush=True)
+    t0 = time.time()
+    run_logged([sys.executable, 'tools/train.py', config, '--work-dir', work_dir, *flags,
+                *resume, '--cfg-options', f'randomness.seed={seed}', *extra],
+               osp.join(work_dir, 'train.log'), label, epochs)
+    wall_file = osp.join(work_dir, 'train_wall_s.txt')
+    before = float(open(wall_file).read()) if resume and osp.isfile(wall_file) else 0.
+    with open(wall_file, 'w') as f:
+        f.write(f'{before + time.time() - t0:.1f}\n')
+    ckpt = final_checkpoint(work_dir, epochs)
+    if not ckpt:
+        sys.exit(f'{label}: the training ended without {work_dir}/epoch_{epochs}.pth')
+    return ckpt
+
+
+def mixed_precision(precision: str) -> list:
+    """``[words, *train.py flags]``: what ``--precision`` means on this machine."""
+    import torch
+
+    from kd_plugins.engine.precision import cpu_bf16_support
+    if precision == 'fp32':
+        return ['fp32: every model trains in fp32, teachers run in fp32']
+    teacher = "teachers in teacher_precision='auto'"
+    if torch.cuda.is_available():
+        return ([f'CUDA: {teacher}, --amp (fp16, dynamic loss scale)', '--amp']
+                if precision == 'amp' else [f'CUDA: {teacher}, students fp32'])
+    support = cpu_bf16_support()
+    if support == 'none':
+        return ['fp32: this CPU has no bf16 instructions (neither avx512_bf16 nor AMX)']
+    if precision == 'teacher':
+        return [f'CPU {support}: teachers run in bf16, every model trains in fp32']
+    return [f'CPU {support}: teachers run in bf16, every model trains with --amp (bf16 '
+            'autocast, fp32 weights and losses)', '--amp']
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def prepare(args):
+    from kd_plugins.datasets.layouts import PreparedData, prepare_dataset
+    data_dir = osp.join(args.out, 'data')
+    done = osp.join(data_dir, 'dataset.json')
+    if osp.isfile(done):
+        data = PreparedData.load(done)
+        if data.source == osp.abspath(args.data):
+            stage(1, f'data: converted before, {done}')
+            return data
+    stage(1, f'data: {args.data} -> {data_dir}')
+    import logging
+    os.makedirs(data_dir, exist_ok=True)
+    # each problem file is named in conversion.log; the console gets the counts
+    logger = logging.getLogger('kd_plugins.datasets')
+    handler = logging.FileHandler(osp.join(data_dir, 'conversion.log'), mode='w')
+    handler.setFormatter(logging.Formatter('%(levelname)s %(message)s'))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        data = prepare_dataset(args.data, data_dir, args.classes, seed=args.seeds[0],
+                               log=lambda msg: logger.info(msg.strip()))
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.propagate = True
+    print(f'    {data.layout} layout, {len(data.classes)} classes {data.classes}')
+    for split, text in data.summary.items():
+        print(f'    {split}: {text}')
+    if data.split_made:
+        print('    no validation split in the data: split 8:1:1 here (train/val/test)')
+    if data.warnings:
+        print(f'    warnings (each file named in {osp.join(data_dir, "conversion.log")}): '
+              + ', '.join(f'{v} {k}' for k, v in sorted(data.warnings.items())))
+    return data
+
+
+def check(args, configs: dict) -> None:
+    """Build every dataset of the student config and load the teacher checkpoint, so that bad
+    data or a wrong checkpoint stops here with a message, before any training."""
+    stage(3, 'check: datasets and teacher checkpoint')
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmyolo.registry import DATASETS
+    from mmyolo.utils import register_all_modules
+
+    import kd_plugins  # noqa: F401
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(configs['baseline'])
+    splits = [('train', cfg.train_dataloader), ('val', cfg.val_dataloader)]
+    if cfg.test_dataloader.dataset.ann_file != cfg.val_dataloader.dataset.ann_file:
+        splits.append(('test', cfg.test_dataloader))
+    from kd_plugins.utils import quiet
+    with DefaultScope.overwrite_default_scope('mmyolo'):
+        for split, loader in splits:
+            with quiet():
+                ds = DATASETS.build(loader.dataset)
+            print(f'    {split}: {len(ds)} images load and check', flush=True)
+    if args.teacher_ckpt:
+        check_teacher(configs['teacher'], args.teacher_ckpt)
+        print(f'    teacher checkpoint {args.teacher_ckpt} fits the teacher config')
+
+
+def check_teacher(config: str, ckpt: str) -> None:
+    """Stop with a message when ``ckpt`` is not a checkpoint of the model of ``config``."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmyolo.registry import MODELS
+
+    from kd_plugins.compat.checkpoint import safe_torch_load
+    cfg = Config.fromfile(config)
+    with DefaultScope.overwrite_default_scope('mmyolo'):
+        model = MODELS.build(cfg.model)
+    state = safe_torch_load(ckpt, map_location='cpu')
+    state = state.get('state_dict', state)
+    want = model.state_dict()
+    if any(k.startswith('architecture.') for k in state):
+        sys.exit(f'--teacher-ckpt {ckpt} is a distillation checkpoint; give a teacher trained '
+                 'alone (or export its student with tools/export_student.py)')
+    missing = sorted(set(want) - set(state))
+    shapes = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in want.items()
+              if k in state and state[k].shape != v.shape]
+    if missing or shapes:
+        ncls = cfg.model.bbox_head.head_module.num_classes
+        detail = (f'{len(shapes)} weights of another shape, e.g. {shapes[0][0]}: '
+                  f'{shapes[0][1]} in the checkpoint, {shapes[0][2]} here' if shapes else
+                  f'{len(missing)} weights missing, e.g. {missing[:3]}')
+        sys.exit(f'--teacher-ckpt {ckpt} does not fit the teacher config {config} ({ncls} '
+                 f'classes): {detail}. Was it trained on another class count or model size? '
+                 'Pass --teacher of its size, or leave --teacher-ckpt out to train one here.')
+
+
+def export(config: str, ckpt: str, out_dir: str, label: str, img_size: int):
+    """The exported student (config, checkpoint) of a distillation run."""
+    done = osp.join(out_dir, 'student.pth')
+    configs = sorted(glob.glob(osp.join(out_dir, '*.py')))
+    if osp.isfile(done) and configs:
+        return configs[0], done
+    run_logged([sys.executable, 'tools/export_student.py', config, ckpt, '--out-dir', out_dir,
+                '--img-size', str(img_size)], osp.join(out_dir, 'export.log'))
+    print(f'    {label}: exported to {out_dir}', flush=True)
+    return sorted(glob.glob(osp.join(out_dir, '*.py')))[0], done
+
+
+def evaluate(run: dict, has_test: bool) -> None:
+    """``run['val']`` (the final validation of the training) and ``run['test']``."""
+    from kd_plugins.analysis import last_metrics
+    keys = ('coco/bbox_mAP', 'coco/bbox_mAP_50')
+    run['val'] = last_metrics(run['work_dir'], keys)
+    if not has_test:
+        return
+    out = osp.join(run['work_dir'], 'test_split.json')
+    if not osp.isfile(out):
+        test_dir = osp.join(run['work_dir'], 'test')
+        run_logged([sys.executable, 'tools/test.py', run['eval_config'], run['eval_ckpt'],
+                    '--work-dir', test_dir], osp.join(test_dir, 'test.log'))
+        logs = sorted(glob.glob(osp.join(test_dir, '*', '*.json')))
+        with open(logs[-1]) as f:
+            metrics = json.loads(f.read().strip().splitlines()[-1])
+        with open(out, 'w') as f:
+            json.dump({k: metrics[k] for k in keys}, f)
+    with open(out) as f:
+        run['test'] = json.load(f)
+
+
+def speed(run: dict, args, out: str):
+    """images/s at batch 1 and the detection picture of one model."""
+    import cv2
+
+    from kd_plugins.demo import draw_detections, load_detector, predict, val_dataset
+    speed_file = osp.join(run['work_dir'], 'inference.json')
+    picture = osp.join(out, 'pictures', f'detections_{run["key"]}.png')
+    if not (osp.isfile(speed_file) and osp.isfile(picture)):
+        from kd_plugins.utils import quiet
+        os.makedirs(osp.dirname(picture), exist_ok=True)
+        with quiet():
+            model = load_detector(run['eval_config'], run['eval_ckpt'])
+            dataset = val_dataset(model.cfg)
+            count = min(len(dataset), args.speed_images + 3)
+            samples, ips = predict(model, dataset, list(range(count)), warmup=3)
+        print(f'    {run["label"]}: {ips:.1f} images/s', flush=True)
+        busiest = sorted(range(len(samples)), key=lambda i: -len(samples[i].gt_instances))
+        shown = [samples[i] for i in sorted(busiest[:PICTURE_IMAGES])]
+        m = run['val']
+        title = (f'{run["label"]}: val mAP50-95 {m["coco/bbox_mAP"]:.3f}, mAP50 '
+                 f'{m["coco/bbox_mAP_50"]:.3f} (white: ground truth)')
+        meta = dataset.metainfo
+        cv2.imwrite(picture, draw_detections(shown, meta['classes'], meta['palette'], title))
+        with open(speed_file, 'w') as f:
+            json.dump(dict(images_per_s=ips, images=count - 3, batch_size=1), f)
+    with open(speed_file) as f:
+        run['images_per_s'] = json.load(f)['images_per_s']
+    run['picture'] = picture
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    t_start = time.time()
+    if args.force and osp.isdir(args.out):
+        shutil.rmtree(args.out)
+    os.makedirs(args.out, exist_ok=True)
+    print(f'kd_plugins distill: {args.data} -> {args.out}', flush=True)
+    timings = {}
+
+    t0 = time.time()
+    data = prepare(args)
+    timings['data'] = time.time() - t0
+
+    t0 = time.time()
+    from kd_plugins.recipe import write_configs
+    cfg_dir = osp.join(args.out, 'configs')
+    runs_dir = osp.join(args.out, 'runs')
+    teacher_dir = osp.join(runs_dir, 'teacher')
+    teacher_ckpt = args.teacher_ckpt or osp.join(teacher_dir, f'epoch_{args.teacher_epochs}.pth')
+    configs = write_configs(cfg_dir, data, args.family, args.teacher, args.student,
+                            args.methods, args.img_size, args.epochs, args.teacher_epochs,
+                            osp.abspath(teacher_ckpt), args.val_interval, args.lr,
+                            args.warmup_epochs, args.batch_size)
+    stage(2, f'configs: {cfg_dir}/ ' + ', '.join(osp.basename(p) for p in configs.values()))
+    timings['configs'] = time.time() - t0
+
+    t0 = time.time()
+    check(args, configs)
+    timings['check'] = time.time() - t0
+
+    amp = mixed_precision(args.precision)
+    fam = args.family.upper()
+    stage(4, f'train ({amp[0]}): teacher {fam}-{args.teacher.upper()}, students '
+          f'{fam}-{args.student.upper()}: baseline + {" ".join(args.methods)} x seeds '
+          f'{args.seeds}')
+    t0 = time.time()
+    runs = []
+    teacher_run = dict(key='teacher', method='teacher', seed=args.seeds[0],
+                       label=f'teacher {fam}-{args.teacher.upper()}', config=configs['teacher'])
+    if args.teacher_ckpt:
+        print(f'    teacher: given, {args.teacher_ckpt}')
+        teacher_run = None
+    else:
+        teacher_run.update(work_dir=teacher_dir, ckpt=train(
+            configs['teacher'], teacher_dir, 'teacher', args.teacher_epochs, args.seeds[0],
+            amp[1:]))
+        runs.append(teacher_run)
+    precision = ['model.teacher_precision=' + ('fp32' if args.precision == 'fp32' else 'auto')]
+    for seed in args.seeds:
+        for method in ['baseline', *args.methods]:
+            work_dir = osp.join(runs_dir, method, f'seed{seed}')
+            label = f'{method} seed {seed}'
+            ckpt = train(configs[method], work_dir, label, args.epochs, seed, amp[1:],
+                         precision if method != 'baseline' else [])
+            runs.append(dict(key=f'{method}_seed{seed}', method=method, seed=seed, label=label,
+                             config=configs[method], work_dir=work_dir, ckpt=ckpt))
+    timings['train'] = time.time() - t0
+
+    t0 = time.time()
+    stage(5, 'export: each distilled student as a plain MMYOLO model')
+    for run in runs:
+        run['eval_config'], run['eval_ckpt'] = run['config'], run['ckpt']
+        if run['method'] not in ('teacher', 'baseline'):
+            run['eval_config'], run['eval_ckpt'] = export(
+                run['config'], run['ckpt'], osp.join(run['work_dir'], 'student'), run['label'],
+                args.img_size)
+    timings['export'] = time.time() - t0
+
+    t0 = time.time()
+    has_test = 'test' in data.ann_files
+    stage(6, 'eval: val split (final validation of each run)' +
+          (' and test split (tools/test.py)' if has_test else '; the data have no test split'))
+    for run in runs:
+        evaluate(run, has_test)
+    timings['eval'] = time.time() - t0
+
+    t0 = time.time()
+    stage(7, f'speed: images/s at batch 1 over {args.speed_images} val images, detections')
+    first = args.seeds[0]
+    for run in runs:
+        if run['seed'] == first:
+            speed(run, args, args.out)
+    timings['speed'] = time.time() - t0
+
+    stage(8, 'report')
+    from kd_plugins.report import write_report
+    text = write_report(args, data, runs, amp[0], timings, time.time() - t_start)
+    print(text)
+    print(f'\nreport: {osp.join(args.out, "report.md")} (and report.csv, runs.csv, curves.png, '
+          f'detections.png); configs: {cfg_dir}; runs: {runs_dir}')
+    return runs
+
+
+if __name__ == '__main__':
+    main()
