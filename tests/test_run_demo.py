@@ -1,4 +1,5 @@
-"""The main job's stages end to end on a tiny setting, and re-running skips finished stages."""
+"""The main job (tools/distill.py on the generated demo data) end to end on a tiny setting, and
+re-running skips finished stages."""
 import csv
 import subprocess
 import sys
@@ -9,13 +10,6 @@ import torch
 
 from conftest import ROOT
 
-STAGES = ['1/6 data', '2/6 train teacher (1/4)', '4/6 eval teacher',
-          '2/6 train baseline (2/4)', '4/6 eval baseline',
-          '2/6 train cwd_att (3/4)', '3/6 export cwd_att', '4/6 eval cwd_att',
-          '2/6 train ld (4/4)', '3/6 export ld', '4/6 eval ld',
-          '5/6 inference teacher', '5/6 inference baseline', '5/6 inference cwd_att',
-          '5/6 inference ld', '6/6 report']
-
 
 def test_run_demo_tiny(tmp_path):
     out, data = tmp_path / 'results', tmp_path / 'data'
@@ -25,54 +19,53 @@ def test_run_demo_tiny(tmp_path):
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     # every stage, in this order
-    positions = [r.stdout.find(s) for s in STAGES]
-    assert -1 not in positions, [s for s, p in zip(STAGES, positions) if p == -1]
-    assert positions == sorted(positions)
+    stages = [f' {k}/8 ' for k in range(1, 9)]
+    positions = [r.stdout.find(s) for s in stages]
+    assert -1 not in positions and positions == sorted(positions), r.stdout
+    assert 'coco layout, 5 classes' in r.stdout
+    # the demo's settings, with the command line's overrides (epochs, batch size)
+    assert ('--family yolov5 --teacher s --student n --methods cwd_att ld --epochs 1 '
+            '--img-size 256 --batch-size 4 --seeds 0 --teacher-epochs 2 --lr 0.08') in r.stdout
+    assert 'teacher: epoch 2/2' in r.stdout and 'baseline seed 0: epoch 1/1' in r.stdout
     # the distilled students were trained from the teacher's checkpoint
-    assert r.stdout.count(f'model.teacher_ckpt={out}/teacher/epoch_2.pth') == 2
-    assert r.stdout.count('train_cfg.max_epochs=2') == 1  # the teacher's schedule
-    assert r.stdout.count('train_cfg.max_epochs=1') == 3  # the students'
+    for key in ('cwd_att', 'ld'):
+        cfg = (out / 'configs' / f'{key}.py').read_text()
+        assert f"teacher_ckpt={str(out / 'runs' / 'teacher' / 'epoch_2.pth')!r}" in cfg
 
-    with open(out / 'results.csv') as f:
+    with open(out / 'report.csv') as f:
         rows = list(csv.DictReader(f))
-    assert [(x['model'], x['method']) for x in rows] == [
-        ('YOLOv5-S, LD head', 'teacher'), ('YOLOv5-N, LD head', 'baseline (no KD)'),
-        ('YOLOv5-N, LD head', 'CWD+attention'), ('YOLOv5-N, LD head', 'LD')]
-    params = [float(x['params_M']) for x in rows]
+    assert [x['method'] for x in rows] == ['teacher', 'baseline (no KD)', 'CWD+attention', 'LD']
     # 5 classes: S with the LD head 8.82 M; every student is N with the LD head, 2.24 M
-    assert params == pytest.approx([8.82, 2.24, 2.24, 2.24], abs=0.01)
+    assert [float(x['params_M']) for x in rows] == pytest.approx([8.82, 2.24, 2.24, 2.24],
+                                                                 abs=0.01)
     for x in rows:
         assert 0.0 <= float(x['mAP50-95']) <= float(x['mAP50']) <= 1.0
-        assert float(x['infer_img_per_s']) > 0 and float(x['train_s_per_iter']) > 0
+        assert float(x['img_per_s']) > 0 and float(x['train_s_per_iter']) > 0
         assert float(x['FLOPs_G']) > 0
-    assert (out / 'results.md').read_text().count('| YOLOv5-N, LD head |') == 3
 
     # the exported students are plain MMYOLO checkpoints (no teacher / distiller keys)
     for key in ('cwd_att', 'ld'):
-        state = torch.load(out / key / 'student' / 'student.pth', map_location='cpu',
-                           weights_only=False)['state_dict']
+        state = torch.load(out / 'runs' / key / 'seed0' / 'student' / 'student.pth',
+                           map_location='cpu', weights_only=False)['state_dict']
         assert state and not [k for k in state if k.startswith(('teacher', 'distiller'))]
-        assert 'exported student vs student in the distiller: max abs difference 0' in r.stdout
+        log = (out / 'runs' / key / 'seed0' / 'student' / 'export.log').read_text()
+        assert 'exported student vs student in the distiller: max abs difference 0' in log
     # one picture per model on the same 4 val images (4 tiles of 256 + a 24-pixel title), the
     # stacked picture, and the curves
-    for key in ('teacher', 'baseline', 'cwd_att', 'ld'):
-        img = cv2.imread(str(out / f'detections_{key}.png'))
+    for key in ('teacher', 'baseline_seed0', 'cwd_att_seed0', 'ld_seed0'):
+        img = cv2.imread(str(out / 'pictures' / f'detections_{key}.png'))
         assert img.shape == (24 + 256, 4 * 256, 3)
     assert cv2.imread(str(out / 'detections.png')).shape == (4 * (24 + 256 + 4), 1024, 3)
     assert cv2.imread(str(out / 'curves.png')) is not None
 
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    for key in ('teacher', 'baseline', 'cwd_att', 'ld'):
-        assert f'train {key} (' in again.stdout and f'eval {key}: done before' in again.stdout
-        assert f'inference {key}: done before' in again.stdout
-    assert again.stdout.count('done before') == 4 * 3 + 2  # train, eval, inference; 2 exports
-    assert 'tools/train.py' not in again.stdout and 'tools/test.py' not in again.stdout
+    assert again.stdout.count('trained before') == 4 and ': training ' not in again.stdout
+    assert 'exported to' not in again.stdout and 'converted before' in again.stdout
 
 
-def test_run_demo_needs_the_teacher_of_a_distilled_student(tmp_path):
-    r = subprocess.run([sys.executable, 'tools/run_demo.py', '--out', str(tmp_path),
-                        '--models', 'baseline', 'ld'], cwd=ROOT, capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 2
-    assert 'ld is distilled from teacher: add teacher to --models' in r.stderr
+def test_run_demo_help_names_the_demo_settings():
+    r = subprocess.run([sys.executable, 'tools/run_demo.py', '--help'], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    assert '--methods cwd_att ld --epochs 10 --teacher-epochs 12' in ' '.join(r.stdout.split())

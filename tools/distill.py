@@ -124,21 +124,27 @@ def parse_args(argv=None):
 
 
 def _progress(line: str, state: dict, label: str, epochs: int) -> None:
-    """Print one line per finished epoch and per validation of a training's log."""
+    """Progress of an MMEngine training from its log lines: on a terminal one line per
+    training, rewritten in place (epoch, loss, ETA, last validation); elsewhere (a log file,
+    CI) one line per validation."""
     m = re.search(r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/(\d+)\].*?eta: (\S+).*?loss: ([\d.]+)',
                   line)
     if m:
-        epoch, it, n = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        if it == n and state.get('epoch') != epoch:
-            state['epoch'] = epoch
-            print(f'    {label}: epoch {epoch}/{epochs}, loss {float(m.group(5)):.3f}, '
-                  f'eta {m.group(4)}', flush=True)
+        state.update(epoch=int(m.group(1)), eta=m.group(4), loss=float(m.group(5)))
+    m_val = re.search(r'Epoch\(val\)\s+\[(\d+)\].*?coco/bbox_mAP: ([\d.]+)\s+'
+                      r'coco/bbox_mAP_50: ([\d.]+)', line)
+    if m_val:
+        state['val'] = f'val mAP50-95 {m_val.group(2)}, mAP50 {m_val.group(3)}'
+    if not (m or m_val) or 'epoch' not in state:
         return
-    m = re.search(r'Epoch\(val\)\s+\[(\d+)\].*?coco/bbox_mAP: ([\d.]+)\s+coco/bbox_mAP_50: '
-                  r'([\d.]+)', line)
-    if m:
-        print(f'    {label}: validation after epoch {m.group(1)}: mAP50-95 {m.group(2)}, '
-              f'mAP50 {m.group(3)}', flush=True)
+    text = (f'    {label}: epoch {state["epoch"]}/{epochs}, loss {state["loss"]:.3f}, eta '
+            f'{state["eta"]}' + (f', {state["val"]}' if 'val' in state else ''))
+    if sys.stdout.isatty():
+        print('\r' + text.ljust(state.get('width', 0)), end='', flush=True)
+        state['width'] = len(text)
+        state['tty'] = True
+    elif m_val:
+        print(text, flush=True)
 
 
 def run_logged(cmd: list, log_file: str, label: str = '', epochs: int = 0) -> None:
@@ -166,6 +172,8 @@ def run_logged(cmd: list, log_file: str, label: str = '', epochs: int = 0) -> No
         if done:
             break
         time.sleep(2)
+    if state.get('tty'):
+        print(flush=True)
     if proc.returncode:
         with open(log_file, errors='replace') as f:
             tail = f.read().splitlines()[-30:]
@@ -226,14 +234,17 @@ def mixed_precision(precision: str) -> list:
 
 
 def prepare(args):
-    from kd_plugins.datasets.layouts import PreparedData, prepare_dataset
+    from kd_plugins.datasets.layouts import PreparedData, fingerprint, prepare_dataset
     data_dir = osp.join(args.out, 'data')
     done = osp.join(data_dir, 'dataset.json')
     if osp.isfile(done):
         data = PreparedData.load(done)
-        if data.source == osp.abspath(args.data):
+        same = (data.source == osp.abspath(args.data) and data.fingerprint ==
+                fingerprint(args.data) and (not args.classes or data.classes == args.classes))
+        if same:
             stage(1, f'data: converted before, {done}')
             return data
+        print(f'    {args.data} changed since {done} was written: converting again')
     stage(1, f'data: {args.data} -> {data_dir}')
     import logging
     os.makedirs(data_dir, exist_ok=True)
@@ -364,7 +375,8 @@ def speed(run: dict, args, out: str):
             model = load_detector(run['eval_config'], run['eval_ckpt'])
             dataset = val_dataset(model.cfg)
             count = min(len(dataset), args.speed_images + 3)
-            samples, ips = predict(model, dataset, list(range(count)), warmup=3)
+            warmup = min(3, count - 1)  # a val split of a few images: fewer warm-up ones
+            samples, ips = predict(model, dataset, list(range(count)), warmup=warmup)
         print(f'    {run["label"]}: {ips:.1f} images/s', flush=True)
         busiest = sorted(range(len(samples)), key=lambda i: -len(samples[i].gt_instances))
         shown = [samples[i] for i in sorted(busiest[:PICTURE_IMAGES])]
@@ -374,7 +386,7 @@ def speed(run: dict, args, out: str):
         meta = dataset.metainfo
         cv2.imwrite(picture, draw_detections(shown, meta['classes'], meta['palette'], title))
         with open(speed_file, 'w') as f:
-            json.dump(dict(images_per_s=ips, images=count - 3, batch_size=1), f)
+            json.dump(dict(images_per_s=ips, images=count - warmup, batch_size=1), f)
     with open(speed_file) as f:
         run['images_per_s'] = json.load(f)['images_per_s']
     run['picture'] = picture

@@ -31,8 +31,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from .converters import (IMG_EXTS, ConversionReport, _new_coco, _write, decode_image,
-                         split_coco, voc_to_coco, yolo_to_coco)
+from .converters import (ConversionReport, _new_coco, _write, decode_image, split_coco,
+                         voc_to_coco, yolo_to_coco)
 
 SPLIT_WORDS = {'train': ('train', 'training'), 'val': ('val', 'valid', 'validation', 'eval'),
                'test': ('test', 'testing')}
@@ -55,6 +55,7 @@ class PreparedData:
     summary: Dict[str, str] = field(default_factory=dict)  # split -> what its conversion kept
     warnings: Dict[str, int] = field(default_factory=dict)  # kind -> count, over all splits
     polygons: int = 0
+    fingerprint: str = ''  # of the source files (names, sizes, times): a change redoes it
 
     def save(self, path: str) -> None:
         with open(path, 'w') as f:
@@ -64,6 +65,19 @@ class PreparedData:
     def load(cls, path: str) -> 'PreparedData':
         with open(path) as f:
             return cls(**json.load(f))
+
+
+def fingerprint(root: str) -> str:
+    """A digest of every file's path, size and modification time under ``root``."""
+    import hashlib
+    h = hashlib.sha1()
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            st = os.stat(osp.join(folder, name))
+            h.update(f'{osp.relpath(osp.join(folder, name), root)}\0{st.st_size}\0'
+                     f'{st.st_mtime_ns}\n'.encode('utf-8', errors='surrogateescape'))
+    return h.hexdigest()
 
 
 def _split_of(name: str) -> Optional[str]:
@@ -337,10 +351,11 @@ def prepare_dataset(root: str, out_dir: str, classes: Optional[Sequence[str]] = 
         source=root, layout=layout, classes=list(names), image_root=root,
         ann_files={k: osp.abspath(v) for k, v in files.items() if k in ('train', 'val', 'test')},
         split_made=split_made, summary={k: r.summary() for k, r in reports.items()},
-        warnings=warnings, polygons=sum(r.polygons for r in reports.values()))
+        warnings=warnings, polygons=sum(r.polygons for r in reports.values()),
+        fingerprint=fingerprint(root))
     data.save(osp.join(out_dir, 'dataset.json'))
     return data
 
 
-__all__ = ['DatasetLayoutError', 'LAYOUTS', 'PreparedData', 'detect_layout', 'prepare_dataset',
-           'IMG_EXTS']
+__all__ = ['DatasetLayoutError', 'LAYOUTS', 'PreparedData', 'detect_layout', 'fingerprint',
+           'prepare_dataset']

@@ -9,8 +9,8 @@ CPU, fp16 on CUDA); then the mAP of each and its difference to the fp32 run.
 
 Without ``--teacher-ckpt`` the teacher config is trained first (with ``--amp`` where the
 machine has it), into ``<out>/teacher``. The schedule options are the main job's
-(``tools/run_demo.py``: learning rate, 1-epoch warm-up, validation every 5 epochs and after the
-last, batch 8). Each run's work dir is ``<out>/<mode>``; a run whose final checkpoint exists is
+(``tools/run_demo.py``: learning rate 0.08, 1-epoch warm-up, validation every 5 epochs and after
+the last, batch 8), given to the shipped demo configs as ``--cfg-options``. Each run's work dir is ``<out>/<mode>``; a run whose final checkpoint exists is
 not trained again. Writes ``<out>/parity.md`` and ``parity.csv``: mAP50 and mAP50-95 of the
 run's last validation (the EMA student) and the difference to the fp32 run, in points, with
 the wall time of each training.
@@ -57,8 +57,42 @@ def parse_args(argv=None):
     return args
 
 
+def data_options(data_root: str, config: str) -> list:
+    """--cfg-options pointing ``config``'s dataloaders and COCO evaluators at ``data_root``."""
+    from mmengine.config import Config
+    data_root = osp.abspath(data_root) + '/'
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    opts = [f'{split}_dataloader.dataset.data_root={data_root}'
+            for split in ('train', 'val', 'test')]
+    for split in ('val', 'test'):
+        evaluator = cfg[f'{split}_evaluator']
+        # a list of evaluators (COCO mAP + precision/recall): the COCO one comes first
+        key = f'{split}_evaluator.0' if isinstance(evaluator, list) else f'{split}_evaluator'
+        opts.append(f'{key}.ann_file={data_root}annotations/val.json')
+    return opts
+
+
+def schedule_options(epochs: int, val_interval: int, batch_size: int, warmup_epochs: int,
+                     lr: float) -> list:
+    return [f'train_cfg.max_epochs={epochs}', f'default_hooks.param_scheduler.max_epochs={epochs}',
+            f'optim_wrapper.optimizer.lr={lr}',
+            f'default_hooks.param_scheduler.warmup_epochs={warmup_epochs}',
+            f'train_cfg.val_interval={min(val_interval, epochs)}',
+            f'default_hooks.checkpoint.interval={epochs}',
+            f'train_dataloader.batch_size={batch_size}',
+            f'optim_wrapper.optimizer.batch_size_per_gpu={batch_size}']
+
+
+def final_checkpoint(work_dir: str):
+    last = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(last):
+        return None
+    with open(last) as f:
+        ckpt = f.read().strip()
+    return ckpt if osp.isfile(ckpt) else None
+
+
 def train(config, work_dir, data, opts, flags):
-    from run_demo import data_options, final_checkpoint
     ckpt = final_checkpoint(work_dir)
     if ckpt:
         print(f'{work_dir}: done before, {ckpt}', flush=True)
@@ -75,7 +109,7 @@ def train(config, work_dir, data, opts, flags):
 
 def main(argv=None):
     from kd_plugins.analysis import last_metrics, write_table
-    from run_demo import mixed_precision, schedule_options
+    from distill import mixed_precision
     args = parse_args(argv)
     out = osp.abspath(args.out)
     os.makedirs(out, exist_ok=True)

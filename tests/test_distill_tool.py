@@ -1,0 +1,308 @@
+"""tools/distill.py: the three dataset layouts, the written configs, bad input, and the whole
+command on tiny generated data (resumed, report read back from the runs)."""
+import csv
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+CLASSES = ['helmet', 'head']
+
+
+def _scene(path, boxes, size=96):
+    """An image of ``size`` px with a filled rectangle per box (x1, y1, x2, y2 in pixels)."""
+    img = np.full((size, size, 3), 90, np.uint8)
+    for k, (x1, y1, x2, y2) in enumerate(boxes):
+        cv2.rectangle(img, (int(x1), int(y1)), (int(x2), int(y2)), (40 + 150 * k % 255, 200, 60),
+                      -1)
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    assert cv2.imwrite(str(path), img)
+
+
+BOXES = [[(10, 10, 40, 50)], [(50, 20, 90, 60), (5, 60, 30, 90)], [(30, 30, 70, 70)]]
+
+
+def make_yolo(root, splits=('train', 'valid'), n=6, yaml=True, polygon=True):
+    """A Roboflow-like YOLO export; the first train label holds a polygon row."""
+    for split in splits:
+        for i in range(n):
+            boxes = BOXES[i % 3]
+            name = f'img{i}_jpg.rf.{i:08x}'
+            _scene(osp.join(root, split, 'images', name + '.jpg'), boxes)
+            rows = [f'{k % 2} {(x1 + x2) / 192:.6f} {(y1 + y2) / 192:.6f} {(x2 - x1) / 96:.6f} '
+                    f'{(y2 - y1) / 96:.6f}' for k, (x1, y1, x2, y2) in enumerate(boxes)]
+            if polygon and split == 'train' and i == 0:
+                # a triangle whose bounding box is (12, 24) - (48, 72) px
+                rows.append('1 0.125 0.25 0.5 0.5 0.25 0.75')
+            os.makedirs(osp.join(root, split, 'labels'), exist_ok=True)
+            with open(osp.join(root, split, 'labels', name + '.txt'), 'w') as f:
+                f.write('\n'.join(rows) + '\n')
+    if yaml:
+        with open(osp.join(root, 'data.yaml'), 'w') as f:
+            f.write('train: ../train/images\nval: ../valid/images\n\nnc: 2\n'
+                    f'names: {CLASSES}\n')
+    return root
+
+
+def make_voc(root, n=8, lists=True):
+    for i in range(n):
+        boxes = BOXES[i % 3]
+        _scene(osp.join(root, 'JPEGImages', f'{i:04d}.jpg'), boxes)
+        objects = ''.join(
+            f'<object><name>{CLASSES[k % 2]}</name><bndbox><xmin>{x1 + 1}</xmin>'
+            f'<ymin>{y1 + 1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>'
+            for k, (x1, y1, x2, y2) in enumerate(boxes))
+        os.makedirs(osp.join(root, 'Annotations'), exist_ok=True)
+        with open(osp.join(root, 'Annotations', f'{i:04d}.xml'), 'w') as f:
+            f.write(f'<annotation><filename>{i:04d}.jpg</filename>{objects}</annotation>')
+    if lists:
+        os.makedirs(osp.join(root, 'ImageSets', 'Main'), exist_ok=True)
+        for split, ids in (('train', range(0, n - 3)), ('val', range(n - 3, n))):
+            with open(osp.join(root, 'ImageSets', 'Main', f'{split}.txt'), 'w') as f:
+                f.write(''.join(f'{i:04d}\n' for i in ids))
+    return root
+
+
+def make_coco(root, n=6):
+    for split in ('train', 'val'):
+        coco = dict(images=[], annotations=[],
+                    categories=[dict(id=1, name='helmet'), dict(id=2, name='head')])
+        for i in range(n):
+            name = f'{split}_{i}.jpg'
+            _scene(osp.join(root, 'images', name), BOXES[i % 3])
+            coco['images'].append(dict(id=i, file_name=name, width=96, height=96))
+            for k, (x1, y1, x2, y2) in enumerate(BOXES[i % 3]):
+                coco['annotations'].append(dict(
+                    id=len(coco['annotations']) + 1, image_id=i, category_id=1 + k % 2,
+                    bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1), iscrowd=0))
+        os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+        with open(osp.join(root, 'annotations', f'instances_{split}.json'), 'w') as f:
+            json.dump(coco, f)
+    return root
+
+
+def _load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def test_yolo_export_with_spaces_polygons_and_roboflow_paths(tmp_path):
+    from kd_plugins.datasets.layouts import detect_layout, prepare_dataset
+    root = make_yolo(str(tmp_path / 'Helmets på bygget.v3i.yolov8'))
+    assert detect_layout(root) == 'yolo'
+    data = prepare_dataset(root, str(tmp_path / 'out'), log=lambda m: None)
+    assert data.classes == CLASSES and not data.split_made
+    assert sorted(data.ann_files) == ['train', 'val']
+    train = _load(data.ann_files['train'])
+    assert len(train['images']) == 6 and data.polygons == 1
+    assert '1 of them from polygon rows' in data.summary['train']
+    # the polygon's bounding box, in pixels of the 96 px image
+    first = next(im['id'] for im in train['images'] if 'img0_' in im['file_name'])
+    boxes = [a['bbox'] for a in train['annotations'] if a['image_id'] == first]
+    assert [12.0, 24.0, 36.0, 48.0] in boxes
+    # file names are relative to the data folder, whose name has a space and a non-ASCII letter
+    assert train['images'][0]['file_name'].startswith('train/images/img')
+    assert osp.isfile(osp.join(data.image_root, train['images'][0]['file_name']))
+
+
+def test_voc_and_coco_layouts(tmp_path):
+    from kd_plugins.datasets.layouts import detect_layout, prepare_dataset
+    voc = make_voc(str(tmp_path / 'voc'))
+    assert detect_layout(voc) == 'voc'
+    data = prepare_dataset(voc, str(tmp_path / 'voc_out'), log=lambda m: None)
+    assert data.classes == sorted(CLASSES)  # the xml names, sorted
+    assert [len(_load(data.ann_files[s])['images']) for s in ('train', 'val')] == [5, 3]
+    box = _load(data.ann_files['train'])['annotations'][0]['bbox']
+    assert box == [10.0, 10.0, 30.0, 40.0]  # VOC's 1-based inclusive corners
+
+    coco = make_coco(str(tmp_path / 'coco'))
+    assert detect_layout(coco) == 'coco'
+    data = prepare_dataset(coco, str(tmp_path / 'coco_out'), log=lambda m: None)
+    assert data.classes == CLASSES
+    val = _load(data.ann_files['val'])
+    assert len(val['images']) == 6 and val['images'][0]['file_name'] == 'images/val_0.jpg'
+
+
+def test_data_without_a_validation_split_is_split_8_1_1(tmp_path):
+    from kd_plugins.datasets.layouts import prepare_dataset
+    root = make_voc(str(tmp_path / 'voc'), n=20, lists=False)
+    data = prepare_dataset(root, str(tmp_path / 'out'), log=lambda m: None)
+    assert data.split_made
+    sizes = [len(_load(data.ann_files[s])['images']) for s in ('train', 'val', 'test')]
+    assert sizes == [16, 2, 2]
+
+
+@pytest.mark.parametrize('case,message', [
+    ('unknown', r'none of the dataset layouts this tool reads; it holds \[\'notes.txt\'\]'),
+    ('class_id', r'img1_jpg.*\.txt:1: class id 7 is out of range for the 2 classes'),
+    ('no_names', r'YOLO export without data.yaml: give the class names in id order with '
+                 r'--classes'),
+    ('no_labels', r'the val split \(.*val.json\) has no labelled object'),
+])
+def test_bad_datasets_name_the_problem(tmp_path, case, message):
+    from kd_plugins.datasets.layouts import prepare_dataset
+    root = str(tmp_path / 'data')
+    if case == 'unknown':
+        os.makedirs(root)
+        open(osp.join(root, 'notes.txt'), 'w').close()
+    else:
+        make_yolo(root, yaml=case != 'no_names')
+        if case == 'class_id':
+            label = sorted(os.listdir(osp.join(root, 'train', 'labels')))[1]
+            with open(osp.join(root, 'train', 'labels', label), 'w') as f:
+                f.write('7 0.5 0.5 0.2 0.2\n')
+        elif case == 'no_labels':
+            for name in os.listdir(osp.join(root, 'valid', 'labels')):
+                open(osp.join(root, 'valid', 'labels', name), 'w').close()
+    with pytest.raises(ValueError, match=message):
+        prepare_dataset(root, str(tmp_path / 'out'), log=lambda m: None)
+
+
+def test_an_image_cut_short_is_named_and_left_out(tmp_path):
+    from kd_plugins.datasets.layouts import prepare_dataset
+    root = make_yolo(str(tmp_path / 'data'))
+    path = osp.join(root, 'train', 'images', sorted(os.listdir(osp.join(root, 'train',
+                                                                       'images')))[2])
+    with open(path, 'r+b') as f:  # cut after the start of scan: the header still reads
+        f.truncate(f.read().index(b'\xff\xda') + 40)
+    assert cv2.imread(path) is not None  # what a header check or cv2.imread lets through
+    data = prepare_dataset(root, str(tmp_path / 'out'), log=lambda m: None)
+    assert data.warnings == {'unreadable_image': 1}
+    assert len(_load(data.ann_files['train'])['images']) == 5
+
+
+def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
+    from mmengine.config import Config
+
+    from kd_plugins.datasets.layouts import prepare_dataset
+    from kd_plugins.recipe import write_configs
+    data = prepare_dataset(make_yolo(str(tmp_path / 'data')), str(tmp_path / 'out'),
+                           log=lambda m: None)
+    v8 = write_configs(str(tmp_path / 'v8'), data, 'yolov8', 'm', 'n', ['cwd_att', 'ld'], 320,
+                       12, 18, '/x/teacher.pth', val_interval=4, lr=0.02)
+    cfg = Config.fromfile(v8['cwd_att'])
+    assert cfg.train_cfg.max_epochs == 12 and cfg.train_cfg.val_interval == 4
+    assert cfg.default_hooks.param_scheduler.max_epochs == 12
+    switch = [h for h in cfg.custom_hooks if h.type == 'mmdet.PipelineSwitchHook'][0]
+    assert switch.switch_epoch == 12 - 2  # mosaic off for the last sixth
+    assert [t.scale for t in switch.switch_pipeline if 'scale' in t] == [(320, 320)] * 2
+    mosaic = cfg.train_dataloader.dataset.pipeline[2]
+    assert mosaic.type == 'Mosaic' and mosaic.img_scale == (320, 320)
+    assert cfg.train_dataloader.dataset.pipeline[3].border == (-160, -160)
+    assert cfg.optim_wrapper.optimizer.lr == 0.02
+    assert cfg.model.teacher_ckpt == '/x/teacher.pth'
+    # YOLOv8-M neck (widen 0.75, last stage 768) -> YOLOv8-N: the projector and attention widths
+    chain = cfg.model.distiller.connectors.s2.connectors
+    assert (chain[0].student_channels, chain[0].teacher_channels, chain[1].channels) == (
+        256, 576, 576)
+    teacher = Config.fromfile(v8['teacher'])
+    assert teacher.train_cfg.max_epochs == 18
+    assert teacher.model.bbox_head.head_module.num_classes == 2
+    assert teacher.model.train_cfg.assigner.num_classes == 2
+    # the LD config keeps its precision/recall metric beside the COCO one, on this data
+    ld = Config.fromfile(v8['ld'])
+    assert ld.val_evaluator[0].ann_file == data.ann_files['val']
+    assert ld.val_evaluator[1].type == 'KDPrecisionRecallMetric'
+
+    v5 = write_configs(str(tmp_path / 'v5'), data, 'yolov5', 's', 'n', ['ld'], 416, 7, 9,
+                       '/x/t.pth')
+    base = Config.fromfile(v5['baseline'])
+    # MMYOLO's YOLOv5 loss weights follow the class count and the input size
+    assert base.model.bbox_head.loss_cls.loss_weight == pytest.approx(0.5 * 2 / 80)
+    assert base.model.bbox_head.loss_obj.loss_weight == pytest.approx((416 / 640)**2)
+    assert base.val_dataloader.dataset.batch_shapes_cfg.img_size == 416
+    assert base.optim_wrapper.optimizer.lr == 0.01  # the family recipe when lr is not given
+    with pytest.raises(ValueError, match='input size 300 is not a multiple of 32'):
+        write_configs(str(tmp_path / 'x'), data, 'yolov5', 's', 'n', [], 300, 7, 9, '/x')
+
+
+def _distill(args, timeout=1200):
+    r = subprocess.run([sys.executable, 'tools/distill.py', *args], cwd=ROOT,
+                       capture_output=True, text=True, timeout=timeout)
+    return r
+
+
+TINY = ['--epochs', '1', '--teacher-epochs', '1', '--img-size', '64', '--batch-size', '4',
+        '--speed-images', '2', '--val-interval', '1']
+
+
+@pytest.fixture(scope='module')
+def yolo_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('distill')
+    data = make_yolo(str(tmp / 'My hats ü.v2i.yolov8'))
+    out = str(tmp / 'out')
+    r = _distill([data, '--out', out, '--methods', 'ld', *TINY])
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return data, out, r
+
+
+def test_the_whole_command_on_a_yolo_export(yolo_run):
+    data, out, r = yolo_run
+    for k in range(1, 9):
+        assert f' {k}/8 ' in r.stdout
+    assert '1 of them from polygon rows' in r.stdout
+    assert 'teacher: epoch 1/1, loss' in r.stdout and 'ld seed 0: epoch 1/1, loss' in r.stdout
+    assert 'val mAP50-95 0.' in r.stdout
+    assert len(r.stdout.splitlines()) < 60  # a screenful: the MMEngine logs are in the runs
+    assert osp.isfile(osp.join(out, 'runs', 'teacher', 'train.log'))
+    # the report's numbers are the runs' last validations
+    from kd_plugins.analysis import last_metrics
+    with open(osp.join(out, 'runs.csv')) as f:
+        runs = {row['method']: row for row in csv.DictReader(f)}
+    assert sorted(runs) == ['baseline', 'ld', 'teacher']
+    for method, row in runs.items():
+        work = osp.join(out, 'runs', method) if method == 'teacher' else osp.join(
+            out, 'runs', method, 'seed0')
+        m = last_metrics(work)
+        assert float(row['val_mAP50-95']) == pytest.approx(m['coco/bbox_mAP'])
+        assert float(row['val_mAP50']) == pytest.approx(m['coco/bbox_mAP_50'])
+    report = open(osp.join(out, 'report.md')).read()
+    assert '| LD | 1 |' in report and 'one seed: not evidence either way' in report
+    assert osp.isfile(osp.join(out, 'runs', 'ld', 'seed0', 'student', 'student.pth'))
+    assert cv2.imread(osp.join(out, 'curves.png')) is not None
+    assert cv2.imread(osp.join(out, 'detections.png')) is not None
+
+
+def test_a_rerun_skips_what_is_done(yolo_run):
+    data, out, _ = yolo_run
+    r = _distill([data, '--out', out, '--methods', 'ld', *TINY], timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'converted before' in r.stdout
+    assert r.stdout.count('trained before') == 3 and ': training ' not in r.stdout
+
+
+def test_voc_and_coco_with_a_given_teacher_and_a_wrong_one(yolo_run, tmp_path):
+    _, out, _ = yolo_run
+    teacher = osp.join(out, 'runs', 'teacher', 'epoch_1.pth')
+    for make, name in ((make_voc, 'voc'), (make_coco, 'coco')):
+        data = make(str(tmp_path / name))
+        r = _distill([data, '--out', str(tmp_path / f'{name}_out'), '--methods', 'cwd',
+                      '--teacher-ckpt', teacher, *TINY])
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        assert f'{name} layout, 2 classes' in r.stdout and 'fits the teacher config' in r.stdout
+        assert 'cwd seed 0: epoch 1/1' in r.stdout
+    # a teacher of another class count stops the run before any training
+    root = make_yolo(str(tmp_path / 'three'), yaml=False)
+    r = _distill([root, '--classes', 'a', 'b', 'c', '--out', str(tmp_path / 'three_out'),
+                  '--teacher-ckpt', teacher, *TINY], timeout=300)
+    assert r.returncode == 1
+    assert 'does not fit the teacher config' in r.stderr and '(3 classes)' in r.stderr
+    assert 'Was it trained on another class count' in r.stderr
+    assert not osp.isdir(str(tmp_path / 'three_out' / 'runs'))
+
+
+def test_bad_options_are_refused_before_any_work(tmp_path):
+    root = make_yolo(str(tmp_path / 'd'))
+    r = _distill([root, '--img-size', '300'], timeout=120)
+    assert r.returncode == 2 and 'is not a multiple of 32' in r.stderr
+    r = _distill([root, '--family', 'yolov5', '--methods', 'ld', 'dfl'], timeout=120)
+    assert r.returncode == 2 and "--methods ['dfl']: yolov5 has" in r.stderr
+    r = _distill([str(tmp_path / 'nothing')], timeout=120)
+    assert r.returncode == 2 and 'does not exist' in r.stderr
