@@ -21,6 +21,21 @@ def test_help(tool):
     assert 'usage:' in r.stdout
 
 
+@pytest.mark.parametrize('tool', TOOLS)
+def test_every_option_says_what_it_takes(tool):
+    """Each argument has a help text and each parser shows the defaults in --help."""
+    import ast
+    tree = ast.parse(open(osp.join(ROOT, tool)).read())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    parsers = [c for c in calls if getattr(c.func, 'attr', '') == 'ArgumentParser']
+    for c in parsers:
+        assert 'formatter_class' in {k.arg for k in c.keywords}, f'{tool}: defaults not shown'
+    for c in calls:
+        if getattr(c.func, 'attr', '') == 'add_argument':
+            name = c.args[0].value if c.args and isinstance(c.args[0], ast.Constant) else '?'
+            assert 'help' in {k.arg for k in c.keywords}, f'{tool}: {name} has no help'
+
+
 def test_make_demo_data_cli(tmp_path):
     r = subprocess.run([sys.executable, 'tools/misc/make_demo_data.py', str(tmp_path / 'd'),
                         '--num-train', '3', '--num-val', '2', '--img-size', '64'], cwd=ROOT,

@@ -31,12 +31,13 @@ from kd_plugins.benchmark import PHASES  # noqa: E402
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(description='Time the phases of a distillation step')
+    parser = argparse.ArgumentParser(description='Time the phases of a distillation step',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='a distillation (or plain detector) config')
     parser.add_argument('--iters', type=int, default=10, help='timed iterations per phase')
     parser.add_argument('--warmup', type=int, default=3, help='untimed iterations first')
     parser.add_argument('--batch-size', type=int, help="override the config's batch size")
-    parser.add_argument('--device', default='cuda' if _cuda() else 'cpu',
+    parser.add_argument('--device', default='cuda' if _cuda() else 'cpu', help='cpu or cuda',
                         choices=['cpu', 'cuda'])
     parser.add_argument('--amp', action='store_true',
                         help='mixed-precision student steps (CUDA fp16, CPU bf16)')

@@ -14,7 +14,8 @@ from kd_plugins.utils import (build_runner, enable_amp, load_config,  # noqa: E4
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train a detector or a distillation')
+    parser = argparse.ArgumentParser(description='Train a detector or a distillation',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--amp', action='store_true', default=False,
                         help='mixed precision: fp16 with a dynamic loss scale on CUDA, bf16 on '

@@ -37,7 +37,8 @@ def table(paths):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description='Benchmark JSON files -> markdown table')
+    parser = argparse.ArgumentParser(description='Benchmark JSON files -> markdown table',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('files', nargs='+', help='JSON files written by benchmark_kd.py --out')
     parser.add_argument('--out', help='also write the table to this file')
     args = parser.parse_args(argv)

@@ -24,13 +24,16 @@ import kd_plugins  # noqa: E402,F401
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(description='Draw KDR / ELR weights over an image')
+    parser = argparse.ArgumentParser(description='Draw KDR / ELR weights over an image',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='an LD distillation config (configs/ld/)')
     parser.add_argument('--index', type=int, default=0, help='sample index in the split')
-    parser.add_argument('--split', choices=['train', 'val'], default='val')
+    parser.add_argument('--split', choices=['train', 'val'], default='val',
+                        help='the split whose image is drawn')
     parser.add_argument('--checkpoint', help='trained weights (distillation or student)')
-    parser.add_argument('--out', default='results/ld_regions.png')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--out', default='results/ld_regions.png', help='the PNG to write')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
     return parser.parse_args(argv)
 
 

@@ -22,10 +22,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description='Table 1 layout from work dirs')
+    parser = argparse.ArgumentParser(description='Table 1 layout from work dirs',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--run', nargs=3, action='append', required=True,
                         metavar=('METHOD', 'DATASET', 'WORK_DIR'))
-    parser.add_argument('--img-size', type=int, default=640)
+    parser.add_argument('--img-size', type=int, default=640,
+                        help='input size for the parameter and FLOP count')
     parser.add_argument('--out', default='results/kd_table', help='output prefix')
     args = parser.parse_args(argv)
     from kd_plugins.analysis import last_metrics, model_complexity, work_dir_config, write_table

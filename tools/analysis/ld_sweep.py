@@ -30,12 +30,17 @@ sys.path.insert(0, ROOT)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Temperature sweep: Table 2 and curves')
+    parser = argparse.ArgumentParser(description='Temperature sweep: Table 2 and curves',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='the distillation config')
     parser.add_argument('--baseline', required=True, help='the baseline student config')
-    parser.add_argument('--temperatures', type=float, nargs='+', required=True)
-    parser.add_argument('--work-root', default='work_dirs/ld_sweep')
-    parser.add_argument('--mode', choices=['run', 'print', 'collect'], default='run')
+    parser.add_argument('--temperatures', type=float, nargs='+', required=True,
+                        help='the LD temperatures to train or collect')
+    parser.add_argument('--work-root', default='work_dirs/ld_sweep',
+                        help='one work dir per temperature under it')
+    parser.add_argument('--mode', choices=['run', 'print', 'collect'], default='run',
+                        help='run: train each; print: only print the commands; collect: '
+                        'only read the results back')
     parser.add_argument('--out', default='results/ld_sweep', help='output prefix')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='extra key=value options for every run (baseline included)')

@@ -35,7 +35,8 @@ MODES = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Same seed and schedule in three precisions')
+    parser = argparse.ArgumentParser(description='Same seed and schedule in three precisions',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='a distillation config')
     parser.add_argument('--teacher', help='the teacher config (trained when --teacher-ckpt '
                         'is not given)')
@@ -43,11 +44,14 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='results folder (default results/parity/<config name>)')
     parser.add_argument('--data', default='data/demo', help='demo dataset folder')
     parser.add_argument('--epochs', type=int, default=10, help='epochs of each distillation')
-    parser.add_argument('--teacher-epochs', type=int, default=10)
-    parser.add_argument('--lr', type=float, default=0.08)
-    parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--modes', nargs='+', choices=list(MODES), default=list(MODES))
+    parser.add_argument('--teacher-epochs', type=int, default=10,
+                        help='epochs of the teacher when it is trained here')
+    parser.add_argument('--lr', type=float, default=0.08, help='SGD learning rate')
+    parser.add_argument('--batch-size', type=int, default=8, help='training batch size')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='the one seed of all three runs')
+    parser.add_argument('--modes', nargs='+', choices=list(MODES), default=list(MODES),
+                        help='the precisions to run')
     args = parser.parse_args(argv)
     if not args.teacher_ckpt and not args.teacher:
         parser.error('give --teacher-ckpt, or --teacher (a config to train the teacher from)')

@@ -16,13 +16,16 @@ from kd_plugins.datasets.converters import ROBOFLOW_GROUP, split_coco  # noqa: E
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description='Split a COCO json by ratio')
-    parser.add_argument('ann_file')
-    parser.add_argument('out_dir')
-    parser.add_argument('--ratios', nargs='+', type=float, default=[8, 1, 1])
-    parser.add_argument('--names', nargs='+', default=['train', 'val', 'test'])
+    parser = argparse.ArgumentParser(description='Split a COCO json by ratio',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('ann_file', help='the COCO json to split (images are not moved)')
+    parser.add_argument('out_dir', help='where <name>.json files go')
+    parser.add_argument('--ratios', nargs='+', type=float, default=[8, 1, 1],
+                        help='share of each split (normalised to sum to 1)')
+    parser.add_argument('--names', nargs='+', default=['train', 'val', 'test'],
+                        help='one split name per ratio')
     parser.add_argument('--subset', type=int, help='draw this many images first')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0, help='random seed of the split')
     group = parser.add_mutually_exclusive_group()
     group.add_argument('--group', default=ROBOFLOW_GROUP,
                        help='regex whose first group names the source image')

@@ -13,14 +13,16 @@ from kd_plugins.datasets.converters import voc_to_coco  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description='Pascal VOC xml -> COCO json')
-    parser.add_argument('xml_dir')
-    parser.add_argument('image_dir')
-    parser.add_argument('out_json')
+    parser = argparse.ArgumentParser(description='Pascal VOC xml -> COCO json',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('xml_dir', help='folder of the .xml files (Annotations/)')
+    parser.add_argument('image_dir', help='folder of the images (JPEGImages/)')
+    parser.add_argument('out_json', help='the COCO json to write')
     parser.add_argument('--classes', nargs='+', required=True, help='class names')
     parser.add_argument('--image-root', help='make file_name relative to this folder '
                         '(default: IMAGE_DIR)')
-    parser.add_argument('--skip-difficult', action='store_true')
+    parser.add_argument('--skip-difficult', action='store_true',
+                        help='leave out objects marked <difficult>1')
     parser.add_argument('--strict', action='store_true', help='turn warnings into errors')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')

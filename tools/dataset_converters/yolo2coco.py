@@ -19,10 +19,11 @@ from kd_plugins.datasets.converters import yolo_to_coco  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description='YOLO txt labels -> COCO json')
-    parser.add_argument('image_dir')
-    parser.add_argument('label_dir')
-    parser.add_argument('out_json')
+    parser = argparse.ArgumentParser(description='YOLO txt labels -> COCO json',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('image_dir', help='folder of the images')
+    parser.add_argument('label_dir', help='folder of the <image stem>.txt label files')
+    parser.add_argument('out_json', help='the COCO json to write')
     parser.add_argument('--classes', nargs='+', required=True,
                         help='class names in id order (or one .txt file with a name per line)')
     parser.add_argument('--image-root', help='make file_name relative to this folder '

@@ -13,12 +13,13 @@ from kd_plugins.datasets.demo_data import count_boxes, generate_demo_dataset  # 
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('out_dir', nargs='?', default='data/demo', help='output folder')
-    parser.add_argument('--num-train', type=int, default=400)
-    parser.add_argument('--num-val', type=int, default=100)
-    parser.add_argument('--img-size', type=int, default=256)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--num-train', type=int, default=400, help='train images')
+    parser.add_argument('--num-val', type=int, default=100, help='val images')
+    parser.add_argument('--img-size', type=int, default=256, help='square image size')
+    parser.add_argument('--seed', type=int, default=0, help='random seed of the scenes')
     parser.add_argument('--force', action='store_true', help='re-generate even if present')
     args = parser.parse_args(argv)
     t0 = time.time()
