@@ -25,7 +25,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description='Table 1 layout from work dirs',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--run', nargs=3, action='append', required=True,
-                        metavar=('METHOD', 'DATASET', 'WORK_DIR'))
+                        metavar=('METHOD', 'DATASET', 'WORK_DIR'),
+                        help='one row: its method name, dataset name and work dir (repeat)')
     parser.add_argument('--img-size', type=int, default=640,
                         help='input size for the parameter and FLOP count')
     parser.add_argument('--out', default='results/kd_table', help='output prefix')
