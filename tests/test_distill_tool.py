@@ -178,6 +178,29 @@ def test_an_image_cut_short_is_named_and_left_out(tmp_path):
     assert len(_load(data.ann_files['train'])['images']) == 5
 
 
+def test_a_box_under_one_pixel_is_skipped_at_conversion(tmp_path):
+    """A polygon a hair wide (as in the hard-hat export) must not reach the dataset check."""
+    from kd_plugins.datasets.layouts import prepare_dataset
+    root = make_yolo(str(tmp_path / 'data'))
+    label = osp.join(root, 'train', 'labels', sorted(os.listdir(osp.join(root, 'train',
+                                                                         'labels')))[1])
+    with open(label, 'a') as f:
+        f.write('0 0.5 0.5 0.505 0.5 0.505 0.55\n')  # 0.48 px wide
+    data = prepare_dataset(root, str(tmp_path / 'out'), log=lambda m: None)
+    assert data.warnings == {'tiny_box': 1}
+
+
+def test_configs_only_writes_and_checks_without_training(tmp_path):
+    root = make_yolo(str(tmp_path / 'd'))
+    r = _distill([root, '--out', str(tmp_path / 'o'), '--configs-only', '--seeds', '3'],
+                 timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'train: 6 images load and check' in r.stdout
+    lines = [ln for ln in r.stdout.splitlines() if 'tools/train.py' in ln]
+    assert len(lines) == 5 and all(ln.endswith('randomness.seed=3') for ln in lines)
+    assert not osp.isdir(str(tmp_path / 'o' / 'runs'))
+
+
 def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
     from mmengine.config import Config
 

@@ -99,6 +99,9 @@ def parse_args(argv=None):
                         'name>)')
     parser.add_argument('--force', action='store_true',
                         help='delete --out first and redo every stage')
+    parser.add_argument('--configs-only', action='store_true',
+                        help='stop after the check stage: convert, write and check the '
+                        'configs, print the training commands, train nothing')
     args = parser.parse_args(argv)
     methods = FAMILIES[args.family]['methods']
     args.methods = args.methods or list(methods)
@@ -234,17 +237,20 @@ def mixed_precision(precision: str) -> list:
 
 
 def prepare(args):
-    from kd_plugins.datasets.layouts import PreparedData, fingerprint, prepare_dataset
+    from kd_plugins.datasets.layouts import (CONVERSION_VERSION, PreparedData, fingerprint,
+                                             prepare_dataset)
     data_dir = osp.join(args.out, 'data')
     done = osp.join(data_dir, 'dataset.json')
     if osp.isfile(done):
         data = PreparedData.load(done)
-        same = (data.source == osp.abspath(args.data) and data.fingerprint ==
-                fingerprint(args.data) and (not args.classes or data.classes == args.classes))
+        same = (data.source == osp.abspath(args.data) and data.version == CONVERSION_VERSION
+                and data.fingerprint == fingerprint(args.data)
+                and (not args.classes or data.classes == args.classes))
         if same:
             stage(1, f'data: converted before, {done}')
             return data
-        print(f'    {args.data} changed since {done} was written: converting again')
+        print(f'    {args.data} (or the converter) changed since {done} was written: '
+              'converting again')
     stage(1, f'data: {args.data} -> {data_dir}')
     import logging
     os.makedirs(data_dir, exist_ok=True)
@@ -291,8 +297,11 @@ def check(args, configs: dict) -> None:
     from kd_plugins.utils import quiet
     with DefaultScope.overwrite_default_scope('mmyolo'):
         for split, loader in splits:
-            with quiet():
-                ds = DATASETS.build(loader.dataset)
+            try:
+                with quiet():
+                    ds = DATASETS.build(loader.dataset)
+            except ValueError as e:  # DatasetCheckError: names the file and what to do
+                sys.exit(f'the {split} split of {configs["baseline"]} does not load: {e}')
             print(f'    {split}: {len(ds)} images load and check', flush=True)
     if args.teacher_ckpt:
         check_teacher(configs['teacher'], args.teacher_ckpt)
@@ -423,6 +432,16 @@ def main(argv=None):
     timings['check'] = time.time() - t0
 
     amp = mixed_precision(args.precision)
+    if args.configs_only:
+        print('--configs-only: the trainings this command would run next:')
+        seed = ['--cfg-options', f'randomness.seed={args.seeds[0]}']
+        todo = [] if args.teacher_ckpt else [(configs['teacher'], teacher_dir)]
+        todo += [(configs[m], osp.join(runs_dir, m, f'seed{args.seeds[0]}'))
+                 for m in ['baseline', *args.methods]]
+        for config, work_dir in todo:
+            print('  ' + ' '.join(['python', 'tools/train.py', config, '--work-dir', work_dir,
+                                   *amp[1:], *seed]))
+        return []
     fam = args.family.upper()
     stage(4, f'train ({amp[0]}): teacher {fam}-{args.teacher.upper()}, students '
           f'{fam}-{args.student.upper()}: baseline + {" ".join(args.methods)} x seeds '

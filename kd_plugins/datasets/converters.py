@@ -14,6 +14,7 @@ polygon row (YOLO)           counted in ``polygons``; the polygon's bounding box
 box partly outside image     warning ``clipped_box``; the box is clipped to the image
 box entirely outside image   warning ``box_outside``; the box is skipped
 zero-area box                warning ``zero_area_box``; the box is skipped
+box under 1 px wide or high  warning ``tiny_box``; the box is skipped
 empty label file             warning ``empty_label``; the image is kept with no objects
 image without label file     warning ``missing_label``; the image is kept with no objects
 unknown class id / name      ``ValueError``
@@ -117,6 +118,10 @@ def _add_box(coco: dict, report: ConversionReport, image_id: int, cat: int,
         report.warn('clipped_box', f'{where}: box {box} crosses the {w}x{h} image border, '
                     'clipped', strict)
     bw, bh = cx2 - cx1, cy2 - cy1
+    if bw < 1 or bh < 1:  # MMDetection drops these when it loads (KDYOLOv5CocoDataset stops)
+        report.warn('tiny_box', f'{where}: box {box} is under 1 px wide or high in the {w}x{h} '
+                    'image, skipped', strict)
+        return
     coco['annotations'].append(
         dict(id=len(coco['annotations']) + 1, image_id=image_id, category_id=cat,
              bbox=[round(cx1, 3), round(cy1, 3), round(bw, 3), round(bh, 3)],

@@ -37,6 +37,8 @@ from .converters import (ConversionReport, _new_coco, _write, decode_image, spli
 SPLIT_WORDS = {'train': ('train', 'training'), 'val': ('val', 'valid', 'validation', 'eval'),
                'test': ('test', 'testing')}
 LAYOUTS = ('yolo', 'voc', 'coco')
+# Bumped when the conversion changes what it writes, so that an earlier conversion is redone.
+CONVERSION_VERSION = 2
 
 
 class DatasetLayoutError(ValueError):
@@ -56,6 +58,7 @@ class PreparedData:
     warnings: Dict[str, int] = field(default_factory=dict)  # kind -> count, over all splits
     polygons: int = 0
     fingerprint: str = ''  # of the source files (names, sizes, times): a change redoes it
+    version: int = 0  # CONVERSION_VERSION of the code that wrote it
 
     def save(self, path: str) -> None:
         with open(path, 'w') as f:
@@ -352,10 +355,10 @@ def prepare_dataset(root: str, out_dir: str, classes: Optional[Sequence[str]] = 
         ann_files={k: osp.abspath(v) for k, v in files.items() if k in ('train', 'val', 'test')},
         split_made=split_made, summary={k: r.summary() for k, r in reports.items()},
         warnings=warnings, polygons=sum(r.polygons for r in reports.values()),
-        fingerprint=fingerprint(root))
+        fingerprint=fingerprint(root), version=CONVERSION_VERSION)
     data.save(osp.join(out_dir, 'dataset.json'))
     return data
 
 
-__all__ = ['DatasetLayoutError', 'LAYOUTS', 'PreparedData', 'detect_layout', 'fingerprint',
+__all__ = ['CONVERSION_VERSION', 'DatasetLayoutError', 'LAYOUTS', 'PreparedData', 'detect_layout', 'fingerprint',
            'prepare_dataset']
