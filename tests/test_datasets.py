@@ -123,11 +123,14 @@ def test_yolo_bad_inputs_are_counted_and_named(yolo_dir, case, kind, caplog):
 def test_yolo_unknown_class_and_malformed_line_are_errors(yolo_dir):
     lab = yolo_dir / 'labels'
     (lab / 'a.txt').write_text('5 0.5 0.5 0.2 0.2\n')
-    with pytest.raises(ValueError, match=r'a.txt:1: class id 5 is out of range for 2 classes'):
+    with pytest.raises(ValueError, match=r'a.txt:1: class id 5 is out of range for the 2 classes'):
         yolo_to_coco(str(yolo_dir / 'images'), str(lab), ['a', 'b'], str(yolo_dir / 'o.json'))
-    (lab / 'a.txt').write_text('0 0.5 0.5\n')
-    with pytest.raises(ValueError, match='a.txt:1: expected'):
-        yolo_to_coco(str(yolo_dir / 'images'), str(lab), ['a', 'b'], str(yolo_dir / 'o.json'))
+    for bad in ('0 0.5 0.5\n', '0 0.1 0.1 0.2 0.2 0.3\n', '0 a b c d\n'):
+        (lab / 'a.txt').write_text(bad)  # 2 numbers; an odd polygon; not numbers
+        with pytest.raises(ValueError, match='a.txt:1: expected "class cx cy w h", or a '
+                           'polygon'):
+            yolo_to_coco(str(yolo_dir / 'images'), str(lab), ['a', 'b'],
+                         str(yolo_dir / 'o.json'))
 
 
 def test_yolo_no_images_is_an_error(tmp_path):
