@@ -105,6 +105,11 @@ def _hooks(hooks):
 '''
 
 
+def model_name(family: str, size: str) -> str:
+    """'YOLOv8-S' for ('yolov8', 's')."""
+    return f'YOLOv{family[-1]}-{size.upper()}'
+
+
 def _palette(n: int) -> List[tuple]:
     """``n`` distinct colours (evenly spaced hues)."""
     import colorsys
@@ -274,7 +279,7 @@ def write_configs(out_dir: str, data, family: str, teacher: str, student: str,
     for name, size, n_epochs in (('teacher', teacher, teacher_epochs),
                                  ('baseline', student, epochs)):
         role = 'teacher' if name == 'teacher' else 'student trained alone (the baseline)'
-        text = (f'# {family.upper()}-{size.upper()}, the {role}.\n' +
+        text = (f'# {model_name(family, size)}, the {role}.\n' +
                 header.format(path=osp.join(out_dir, f'{name}.py')) +
                 f'_base_ = {model_config(family, size)!r}\n\n' +
                 settings_block(data, family, img_size, n_epochs, val_interval, lr,
@@ -282,8 +287,8 @@ def write_configs(out_dir: str, data, family: str, teacher: str, student: str,
         write(name, text)
     for method in methods:
         base = osp.join(ROOT, FAMILIES[family]['methods'][method])
-        text = (f'# {METHOD_NAMES[method]}: {family.upper()}-{teacher.upper()} teacher -> '
-                f'{family.upper()}-{student.upper()} student, the distiller of\n# {base}.\n' +
+        text = (f'# {METHOD_NAMES[method]}: {model_name(family, teacher)} teacher -> '
+                f'{model_name(family, student)} student, the distiller of\n# {base}.\n' +
                 header.format(path=osp.join(out_dir, f'{method}.py')) +
                 f'_base_ = {base!r}\n\n' +
                 settings_block(data, family, img_size, epochs, val_interval, lr, warmup_epochs,

@@ -7,7 +7,7 @@ import os.path as osp
 import statistics
 from typing import Dict, List, Optional, Sequence
 
-from .recipe import METHOD_NAMES
+from .recipe import METHOD_NAMES, model_name
 
 METRICS = (('mAP50', 'coco/bbox_mAP_50'), ('mAP50-95', 'coco/bbox_mAP'))
 
@@ -127,13 +127,12 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
         r['train_wall_s'] = float(open(wall).read()) if osp.isfile(wall) else None
 
     splits = ['val'] + (['test'] if any('test' in r for r in runs) else [])
-    fam = args.family.upper()
     lines = [f'# Distillation report: {osp.basename(osp.normpath(data.source))}', '',
              f'Data: `{data.source}` ({data.layout} layout, {len(data.classes)} classes: '
              f'{", ".join(data.classes)}); ' + '; '.join(f'{k}: {v}' for k, v in
                                                           data.summary.items()) + '.',
-             f'Models: teacher {fam}-{args.teacher.upper()}, students {fam}-'
-             f'{args.student.upper()}; students {args.epochs} epochs, teacher '
+             f'Models: teacher {model_name(args.family, args.teacher)}, students '
+             f'{model_name(args.family, args.student)}; students {args.epochs} epochs, teacher '
              + (f'given ({args.teacher_ckpt})' if args.teacher_ckpt else
                 f'{args.teacher_epochs} epochs') + f'; input {args.img_size}x{args.img_size}, '
              f'batch {args.batch_size}, learning rate '

@@ -34,7 +34,6 @@ import os
 import os.path as osp
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -45,7 +44,7 @@ sys.path.insert(0, ROOT)
 # setuptools' notice about pkg_resources, imported by MMEngine, on every import: not ours to fix
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
 
-from kd_plugins.recipe import FAMILIES, METHOD_NAMES, SIZES  # noqa: E402
+from kd_plugins.recipe import FAMILIES, SIZES, model_name  # noqa: E402
 
 STAGES = 8
 PICTURE_IMAGES = 4
@@ -442,14 +441,14 @@ def main(argv=None):
             print('  ' + ' '.join(['python', 'tools/train.py', config, '--work-dir', work_dir,
                                    *amp[1:], *seed]))
         return []
-    fam = args.family.upper()
-    stage(4, f'train ({amp[0]}): teacher {fam}-{args.teacher.upper()}, students '
-          f'{fam}-{args.student.upper()}: baseline + {" ".join(args.methods)} x seeds '
-          f'{args.seeds}')
+    teacher_name = model_name(args.family, args.teacher)
+    stage(4, f'train ({amp[0]}): teacher {teacher_name}, students '
+          f'{model_name(args.family, args.student)}: baseline + {" ".join(args.methods)} x '
+          f'seeds {args.seeds}')
     t0 = time.time()
     runs = []
     teacher_run = dict(key='teacher', method='teacher', seed=args.seeds[0],
-                       label=f'teacher {fam}-{args.teacher.upper()}', config=configs['teacher'])
+                       label=f'teacher {teacher_name}', config=configs['teacher'])
     if args.teacher_ckpt:
         print(f'    teacher: given, {args.teacher_ckpt}')
         teacher_run = None

@@ -360,5 +360,5 @@ def prepare_dataset(root: str, out_dir: str, classes: Optional[Sequence[str]] = 
     return data
 
 
-__all__ = ['CONVERSION_VERSION', 'DatasetLayoutError', 'LAYOUTS', 'PreparedData', 'detect_layout', 'fingerprint',
-           'prepare_dataset']
+__all__ = ['CONVERSION_VERSION', 'DatasetLayoutError', 'LAYOUTS', 'PreparedData', 'detect_layout',
+           'fingerprint', 'prepare_dataset']
