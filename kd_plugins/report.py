@@ -40,15 +40,13 @@ def verdict(diffs: Sequence[float], baseline_values: Sequence[float]) -> str:
     return word
 
 
-def _mean_range(values: Sequence[float], scale: float = 1.) -> str:
+def _mean_range(values: Sequence[float]) -> str:
+    """'0.150 [0.120, 0.180]' (mean [min, max]); one value alone."""
     if not values:
         return '-'
-    v = [x * scale for x in values]
-    if len(v) == 1:
-        return f'{v[0]:.3f}' if scale == 1 else f'{v[0]:+.1f}'
-    fmt = '{:.3f}' if scale == 1 else '{:+.1f}'
-    return (fmt.format(statistics.mean(v)) + ' [' + fmt.format(min(v)) + ', '
-            + fmt.format(max(v)) + ']')
+    if len(values) == 1:
+        return f'{values[0]:.3f}'
+    return (f'{statistics.mean(values):.3f} [{min(values):.3f}, {max(values):.3f}]')
 
 
 def method_rows(runs: Sequence[dict], split: str, methods: Sequence[str]) -> List[dict]:
@@ -66,8 +64,8 @@ def method_rows(runs: Sequence[dict], split: str, methods: Sequence[str]) -> Lis
             row[name] = _mean_range([r[split][key] for r in group])
         d = paired(runs, method, split, 'coco/bbox_mAP')
         diffs = [d[s] * 100 for s in sorted(d)]
-        row['d_mAP50-95_points'] = ('' if method in ('teacher', 'baseline') else
-                                    _mean_range(diffs, 1) if len(diffs) == 1 else
+        row['d_mAP50-95_points'] = ('' if method in ('teacher', 'baseline') or not diffs else
+                                    f'{diffs[0]:+.1f}' if len(diffs) == 1 else
                                     f'{statistics.mean(diffs):+.1f} (' +
                                     ', '.join(f'{x:+.1f}' for x in diffs) + ')')
         gap = None

@@ -288,6 +288,8 @@ def test_the_whole_command_on_a_yolo_export(yolo_run):
         assert float(row['val_mAP50']) == pytest.approx(m['coco/bbox_mAP_50'])
     report = open(osp.join(out, 'report.md')).read()
     assert '| LD | 1 |' in report and 'one seed: not evidence either way' in report
+    d = (float(runs['ld']['val_mAP50-95']) - float(runs['baseline']['val_mAP50-95'])) * 100
+    assert f'| {d:+.1f} |' in report  # the paired difference, in points
     assert osp.isfile(osp.join(out, 'runs', 'ld', 'seed0', 'student', 'student.pth'))
     assert cv2.imread(osp.join(out, 'curves.png')) is not None
     assert cv2.imread(osp.join(out, 'detections.png')) is not None
@@ -329,3 +331,23 @@ def test_bad_options_are_refused_before_any_work(tmp_path):
     assert r.returncode == 2 and "--methods ['dfl']: yolov5 has" in r.stderr
     r = _distill([str(tmp_path / 'nothing')], timeout=120)
     assert r.returncode == 2 and 'does not exist' in r.stderr
+
+
+def test_report_rows_by_hand():
+    """Two paired seeds: mean [min, max], per-seed differences, gap closed and the verdict."""
+    from kd_plugins.report import method_rows
+
+    def run(method, seed, m):
+        return dict(method=method, seed=seed, val={'coco/bbox_mAP': m, 'coco/bbox_mAP_50': 2 * m})
+    runs = [run('teacher', 0, 0.30), run('baseline', 0, 0.10), run('baseline', 1, 0.14),
+            run('ld', 0, 0.12), run('ld', 1, 0.15), run('cwd', 0, 0.09), run('cwd', 1, 0.16)]
+    rows = {r['method']: r for r in method_rows(runs, 'val', ['ld', 'cwd'])}
+    assert rows['baseline (no KD)']['mAP50-95'] == '0.120 [0.100, 0.140]'
+    ld = rows['LD']
+    assert ld['mAP50-95'] == '0.135 [0.120, 0.150]' and ld['mAP50'] == '0.270 [0.240, 0.300]'
+    assert ld['d_mAP50-95_points'] == '+1.5 (+2.0, +1.0)'
+    assert ld['gap_closed'] == '8%'  # 1.5 points of the teacher's 18-point lead
+    assert ld['verdict'] == ('better than the baseline at every seed, but by less than the '
+                             "baseline's own seed spread (4.0 points)")
+    assert rows['CWD']['d_mAP50-95_points'] == '+0.5 (-1.0, +2.0)'
+    assert rows['CWD']['verdict'] == 'within the seed spread: not better at every seed'
