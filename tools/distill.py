@@ -287,7 +287,6 @@ def check(args, configs: dict) -> None:
     from mmyolo.registry import DATASETS
     from mmyolo.utils import register_all_modules
 
-    import kd_plugins  # noqa: F401
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(configs['baseline'])
     splits = [('train', cfg.train_dataloader), ('val', cfg.val_dataloader)]

@@ -29,7 +29,7 @@ import os
 import os.path as osp
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .converters import (ConversionReport, _new_coco, _write, decode_image, split_coco,
                          voc_to_coco, yolo_to_coco)
@@ -101,30 +101,34 @@ def _yaml_names(data: dict, where: str) -> List[str]:
     raise DatasetLayoutError(f'{where} has no class names ("names: [...]")')
 
 
+def _data_yaml(root: str) -> Tuple[Optional[str], dict]:
+    """The first ``*.yaml`` / ``*.yml`` of a YOLO export and its content ((None, {}) if none)."""
+    import yaml
+    for yf in sorted(glob.glob(osp.join(root, '*.yaml')) + glob.glob(osp.join(root, '*.yml'))):
+        with open(yf) as f:
+            return yf, yaml.safe_load(f) or {}
+    return None, {}
+
+
 def _yolo_split_dirs(root: str) -> Dict[str, str]:
     """split -> image folder of a YOLO export (from data.yaml when there is one)."""
-    import yaml
     found = {}
-    yamls = [p for p in sorted(glob.glob(osp.join(root, '*.yaml')) +
-                               glob.glob(osp.join(root, '*.yml')))]
-    for yf in yamls:
-        with open(yf) as f:
-            data = yaml.safe_load(f) or {}
-        base = osp.join(root, data['path']) if isinstance(data.get('path'), str) else root
-        for key in ('train', 'val', 'test'):
-            rel = data.get(key)
-            if not isinstance(rel, str):
-                continue
-            # Roboflow writes '../train/images' relative to a folder above the yaml's
-            candidates = [osp.join(base, rel), osp.join(root, rel)]
-            while rel.startswith('../'):
-                rel = rel[3:]
-                candidates.append(osp.join(root, rel))
-            hit = next((c for c in candidates if osp.isdir(c)), None)
-            if hit:
-                found[key] = osp.normpath(hit)
-        if found:
-            return found
+    _, data = _data_yaml(root)
+    base = osp.join(root, data['path']) if isinstance(data.get('path'), str) else root
+    for key in ('train', 'val', 'test'):
+        rel = data.get(key)
+        if not isinstance(rel, str):
+            continue
+        # Roboflow writes '../train/images' relative to a folder above the yaml's
+        candidates = [osp.join(base, rel), osp.join(root, rel)]
+        while rel.startswith('../'):
+            rel = rel[3:]
+            candidates.append(osp.join(root, rel))
+        hit = next((c for c in candidates if osp.isdir(c)), None)
+        if hit:
+            found[key] = osp.normpath(hit)
+    if found:
+        return found
     for name in sorted(os.listdir(root)):
         images = osp.join(root, name, 'images')
         split = _split_of(name)
@@ -178,7 +182,7 @@ def _coco_jsons(root: str) -> Dict[str, str]:
     return found
 
 
-def _write_coco_split(json_file: str, root: str, out_file: str, classes: Optional[List[str]],
+def _write_coco_split(json_file: str, root: str, out_file: str,
                       report: ConversionReport) -> List[str]:
     """Copy one COCO json with file names relative to ``root``, dropping images that do not
     decode (each named in ``report``); returns the class names."""
@@ -255,15 +259,13 @@ def prepare_dataset(root: str, out_dir: str, classes: Optional[Sequence[str]] = 
     reports, files = {}, {}
     names = list(classes) if classes else None
     if layout == 'yolo':
-        import yaml
         dirs = _yolo_split_dirs(root)
-        yamls = sorted(glob.glob(osp.join(root, '*.yaml')) + glob.glob(osp.join(root, '*.yml')))
-        if yamls:
-            with open(yamls[0]) as f:
-                data_names = _yaml_names(yaml.safe_load(f) or {}, yamls[0])
+        yaml_file, yaml_data = _data_yaml(root)
+        if yaml_file:
+            data_names = _yaml_names(yaml_data, yaml_file)
             if names and len(names) != len(data_names):
                 raise DatasetLayoutError(
-                    f'--classes gives {len(names)} names but {yamls[0]} has {len(data_names)} '
+                    f'--classes gives {len(names)} names but {yaml_file} has {len(data_names)} '
                     f'({data_names})')
             names = names or data_names
         if not names:
@@ -302,7 +304,7 @@ def prepare_dataset(root: str, out_dir: str, classes: Optional[Sequence[str]] = 
             out = osp.join(out_dir, f'{split}.json')
             log(f'  {split}: {json_file} -> {out}')
             reports[split] = ConversionReport()
-            data_names = _write_coco_split(json_file, root, out, names, reports[split])
+            data_names = _write_coco_split(json_file, root, out, reports[split])
             if names and len(names) != len(data_names):
                 raise DatasetLayoutError(f'--classes gives {len(names)} names but {json_file} '
                                          f'has {len(data_names)} categories ({data_names})')
