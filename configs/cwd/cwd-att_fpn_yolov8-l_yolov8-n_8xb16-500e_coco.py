@@ -1,4 +1,5 @@
-# CWD + channel and spatial attention (the paper's CWD+attention):
+# CWD + channel and spatial attention (the CWD+attention of Y. Wang et al., "Enhanced Knowledge
+# Distillation for YOLO via Attention Mechanisms in Smart City Applications"):
 # cwd_fpn_yolov8-l_yolov8-n_8xb16-500e_coco.py, with each projected student map
 # passed through the attention before the loss. Student side only, so the attention cannot
 # flatten the teacher's maps to cheat the loss (see attention_connector.py in

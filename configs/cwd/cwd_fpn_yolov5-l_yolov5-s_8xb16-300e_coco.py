@@ -1,5 +1,5 @@
 # Channel-wise distillation on COCO for YOLOv5: YOLOv5-L teacher (MMYOLO's released COCO weights)
-# -> YOLOv5-S student, CWD on the three YOLOv5PAFPN outputs with the CWD paper's settings (tau 0.5,
+# -> YOLOv5-S student, CWD on the three YOLOv5PAFPN outputs with Wang et al.'s settings (tau 0.5,
 # weight 1, Adam lr 0.001, beta1 0.9) and MMYOLO's YOLOv5-S schedule (300 epochs, 8x16).
 #   bash tools/dist_train.sh configs/cwd/cwd_fpn_yolov5-l_yolov5-s_8xb16-300e_coco.py 8
 _base_ = ['../yolov5/yolov5_s-v61_syncbn_fast_8xb16-300e_coco.py', './_base_/cwd_yolo_neck.py']

@@ -1,7 +1,9 @@
-# Channel-wise distillation on COCO, the CWD paper's setting: YOLOv8-L teacher (fine-tuned 50
+# Channel-wise distillation on COCO (this project's extension: Wang et al., "Enhanced Knowledge
+# Distillation for YOLO via Attention Mechanisms in Smart City Applications", train on
+# smart-city data, not COCO) with their models and settings: YOLOv8-L teacher (fine-tuned 50
 # epochs, configs/yolov8/yolov8_l_syncbn_fast_8xb16-50e_coco-finetune.py) -> YOLOv8-N student,
-# CWD on the three neck outputs with tau 0.5 and weight 1, Adam (lr 0.001, beta1 0.9). The paper
-# does not give the student's schedule; this keeps MMYOLO's YOLOv8-N recipe (500 epochs, 8x16).
+# CWD on the three neck outputs with tau 0.5 and weight 1, Adam (lr 0.001, beta1 0.9). Wang et al.
+# do not give the student's schedule; this keeps MMYOLO's YOLOv8-N recipe (500 epochs, 8x16).
 #   bash tools/dist_train.sh configs/cwd/cwd_fpn_yolov8-l_yolov8-n_8xb16-500e_coco.py 8
 _base_ = ['../yolov8/yolov8_n_syncbn_fast_8xb16-500e_coco.py', './_base_/cwd_yolo_neck.py']
 
@@ -22,7 +24,7 @@ model = dict(
         },
         **_base_.cwd_distiller))
 
-# The paper's optimiser. YOLOv5OptimizerConstructor keeps MMYOLO's parameter groups (no weight
+# Wang et al.'s optimiser. YOLOv5OptimizerConstructor keeps MMYOLO's parameter groups (no weight
 # decay on norms and biases, decay scaled to the total batch size).
 optim_wrapper = dict(
     optimizer=dict(

@@ -4,7 +4,8 @@
 # KD in the KDR (gamma, T = 1), objectness KD (epsilon).
 # 1. Train the teacher: python tools/train.py configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py
 # 2. Distil: python tools/train.py configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py
-# Temperature sweep (the paper's Table 2): tools/analysis/ld_sweep.py, see docs/ld.md.
+# Temperature sweep (Table 2 of G. Huang et al., arXiv:2410.12259): tools/analysis/ld_sweep.py,
+# see docs/ld.md.
 _base_ = ['../yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py', './_base_/ld_yolov5_head.py',
            './_base_/pr_metric.py']
 

@@ -1,6 +1,7 @@
-# YOLOv5-S on the LD paper's COCO subset: 6000 random COCO train2017 images split 8:1:1
-# (train 4800 / val 600 / test 600), 300 epochs, linear warm-up then cosine annealing, early
-# stopping when val mAP stops improving. The baseline row of the temperature sweep (docs/ld.md).
+# YOLOv5-S on the COCO subset of G. Huang et al. (arXiv:2410.12259): 6000 random COCO train2017
+# images split 8:1:1 (train 4800 / val 600 / test 600), 300 epochs, linear warm-up then cosine
+# annealing, early stopping when val mAP stops improving. The baseline row of the temperature sweep
+# (docs/ld.md).
 # 1. Make the subset once (COCO under data/coco/ as MMYOLO lays it out):
 #      python tools/dataset_converters/split_coco.py \
 #          data/coco/annotations/instances_train2017.json data/coco/annotations/coco6k \

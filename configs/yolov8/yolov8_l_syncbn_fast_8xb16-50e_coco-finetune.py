@@ -1,6 +1,8 @@
-# The CWD paper's teacher: YOLOv8-L fine-tuned on COCO for 50 epochs from MMYOLO's released
-# 500-epoch weights, MMYOLO's recipe otherwise (8 GPUs x 16 images, mosaic off for the last 10
-# epochs). The paper gives no fine-tuning learning rate; this keeps the recipe's.
+# The teacher of Y. Wang et al., "Enhanced Knowledge Distillation for YOLO via Attention Mechanisms
+# in Smart City Applications" (on COCO: this project's extension): YOLOv8-L fine-tuned on COCO for
+# 50 epochs from MMYOLO's released 500-epoch weights, MMYOLO's recipe otherwise (8 GPUs x 16 images,
+# mosaic off for the last 10 epochs). Wang et al. give no fine-tuning learning rate; this keeps the
+# recipe's.
 #   bash tools/dist_train.sh configs/yolov8/yolov8_l_syncbn_fast_8xb16-50e_coco-finetune.py 8
 # The distillation configs read its last checkpoint:
 #   work_dirs/yolov8_l_syncbn_fast_8xb16-50e_coco-finetune/epoch_50.pth

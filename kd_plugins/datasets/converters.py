@@ -300,12 +300,12 @@ def split_coco(ann_file: str, out_dir: str, ratios: Sequence[float] = (0.8, 0.1,
     Args:
         ann_file (str): The COCO json to split (images are not moved).
         out_dir (str): Where ``<name>.json`` files go.
-        ratios (Sequence[float]): Fraction per split; normalised to sum to 1. The paper's 8:1:1
-            is the default.
+        ratios (Sequence[float]): Fraction per split; normalised to sum to 1. The 8:1:1 of
+            Huang et al. (arXiv:2410.12259) is the default.
         names (Sequence[str]): One name per ratio.
         seed (int): Random seed.
         subset (int, optional): First draw this many images at random (whole groups), e.g. the
-            paper's 6000-image COCO subset.
+            6000-image COCO subset of Huang et al..
         group_pattern (str, optional): A regex whose first group, matched on the file's base
             name, names the source image; images with the same source land in one split. The
             default recognises Roboflow's ``<source>_jpg.rf.<hash>.jpg``; files it does not match

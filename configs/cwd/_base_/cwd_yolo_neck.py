@@ -3,8 +3,9 @@
 # student map -> connector `s{i}` -> loss `loss_cwd{i}` against the teacher map of the same level.
 # A config inheriting it adds the connectors (the student -> teacher width projectors, optionally
 # chained with attention) and builds the algorithm around it; see cwd_fpn_yolov8-l_yolov8-n_*.py.
-# tau 0.5 and weight 1 are the paper's setting; normalize='tau' reads Eq. 1 as the original CWD
-# (see KDChannelWiseDivergence for 'sqrt_hw').
+# tau 0.5 and weight 1 are the setting of Y. Wang et al., "Enhanced Knowledge Distillation for
+# YOLO via Attention Mechanisms in Smart City Applications"; normalize='tau' reads its Eq. 1 as
+# the original CWD (Shu et al., ICCV 2021; see KDChannelWiseDivergence for 'sqrt_hw').
 cwd_distiller = dict(
     type='KDConfigurableDistiller',
     student_recorders={

@@ -2,7 +2,13 @@
 
 Shape shorthand: N batch, C channels, H x W the feature map.
 
-Where they act (the anti-collapse design): the seed paper applies the attention modules to "the
+References: Y. Wang, S. Wang, W. Lan, L. Zhang, Z. Hong, H. Yao, Y. Wang, "Enhanced Knowledge
+Distillation for YOLO via Attention Mechanisms in Smart City Applications" (CWD with spatial and
+channel attention, teacher YOLOv8-L, student YOLOv8-N); the modules follow J. Hu et al.,
+"Squeeze-and-Excitation Networks", CVPR 2018 (channel attention) and S. Woo et al., "CBAM:
+Convolutional Block Attention Module", ECCV 2018 (spatial attention from channel mean and max).
+
+Where they act (the anti-collapse design): Wang et al. apply the attention modules to "the
 extracted feature maps" before the CWD loss without saying on which side. If a learnable mask
 multiplied *both* student and teacher maps, the attention alone could minimise the loss by
 driving the mask towards zero: both maps become flat, both spatial distributions uniform, and

@@ -15,8 +15,11 @@ YOLOv5's anchors, assignment (shape match + neighbouring cells), objectness and 
   the expected box;
 * at inference boxes are decoded as the expectation (:class:`KDAnchorPointDistanceCoder`).
 
-Reference: the seed paper of this project (LD for YOLOv5, teacher YOLOv5-L, student YOLOv5-S);
-Li et al., "Generalized Focal Loss", NeurIPS 2020 (edge distributions, DFL).
+References: G. Huang, A. Shen, Y. Hu, J. Du, J. Hu, Y. Liang, "Optimizing YOLOv5s Object
+Detection through Knowledge Distillation algorithm", arXiv:2410.12259, 2024 (the decoupled head
+and the box as distributions, for LD between YOLOv5 models); X. Li et al., "Generalized Focal
+Loss: Learning Qualified and Distributed Bounding Boxes for Dense Object Detection",
+NeurIPS 2020 (edge distributions, DFL).
 """
 import math
 from typing import List, Optional, Sequence, Tuple

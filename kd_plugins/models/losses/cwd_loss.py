@@ -27,16 +27,18 @@ class KDChannelWiseDivergence(nn.Module):
 
     References:
         Shu et al., "Channel-wise Knowledge Distillation for Dense Prediction", ICCV 2021,
-        https://arxiv.org/abs/2011.13256 (the original CWD); and the seed paper of this project
-        on CWD with spatial and channel attention for YOLOv8 (teacher YOLOv8-L, student
-        YOLOv8-N), whose Eq. 1 writes the same loss with the maps divided by sqrt(H*W).
+        https://arxiv.org/abs/2011.13256 (the original CWD); and Y. Wang, S. Wang, W. Lan,
+        L. Zhang, Z. Hong, H. Yao, Y. Wang, "Enhanced Knowledge Distillation for YOLO via
+        Attention Mechanisms in Smart City Applications" (CWD with spatial and channel
+        attention, teacher YOLOv8-L, student YOLOv8-N), whose Eq. 1 writes the same loss with
+        the maps divided by sqrt(H*W).
 
     Reading of the formula (``normalize``):
         * ``'tau'`` (default): :math:`d = \tau`, as in the original CWD and MMRazor's
           ``ChannelWiseDivergence`` (numerically equal for the same inputs, tested). Default
           because it is the reading whose behaviour is known (the temperature really softens
           the distributions) and the one the reference code implements.
-        * ``'sqrt_hw'``: :math:`d = \sqrt{HW}`, the seed paper's Eq. 1; :math:`\tau` then only
+        * ``'sqrt_hw'``: :math:`d = \sqrt{HW}`, Eq. 1 of Wang et al.; :math:`\tau` then only
           scales the loss by :math:`\tau^2`.
 
         In both readings the sum runs over positions and channels and is averaged over the

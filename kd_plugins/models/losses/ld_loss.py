@@ -1,9 +1,14 @@
 """Losses of localization distillation for YOLO: box edges as distributions (LD), classification
 KD and objectness KD.
 
-Reference: the seed paper of this project on position-information distillation for YOLOv5
-(teacher YOLOv5-L, student YOLOv5-S), built on Zheng et al., "Localization Distillation for
-Dense Object Detection", CVPR 2022, https://arxiv.org/abs/2102.12252 (LD).
+References:
+    G. Huang, A. Shen, Y. Hu, J. Du, J. Hu, Y. Liang, "Optimizing YOLOv5s Object Detection
+    through Knowledge Distillation algorithm", arXiv:2410.12259, 2024 (position-information
+    distillation for YOLOv5, teacher YOLOv5-L, student YOLOv5-S: the three losses below);
+    built on Z. Zheng et al., "Localization Distillation for Dense Object Detection", CVPR 2022,
+    https://arxiv.org/abs/2102.12252 (LD), and X. Li et al., "Generalized Focal Loss: Learning
+    Qualified and Distributed Bounding Boxes for Dense Object Detection", NeurIPS 2020 (box
+    edges as distributions).
 
 Shape shorthand: M locations (after region selection, flattened), E = 4 box edges,
 n bins per edge, C classes.
@@ -79,7 +84,7 @@ class KDLocalizationDistillLoss(nn.Module):
     Reading: the KL is the full divergence (summed over bins). MMDetection's LD head averages
     it over bins instead and divides by 4 edges; that is this loss times ``1 / (4 n)``, a
     constant that ``loss_weight`` absorbs. :math:`T^2` keeps the gradient scale independent of
-    the temperature (Hinton et al.), which matters for the paper's large temperatures
+    the temperature (Hinton et al.), which matters for Huang et al.'s large temperatures
     (25 ... 45).
 
     Args:
@@ -126,9 +131,9 @@ class KDClassificationKDLoss(nn.Module):
 
     Reading: YOLO classifies with one sigmoid per class, so CE is the binary cross-entropy per
     class (averaged over locations and classes, the form of YOLOv5's ``loss_cls``); the
-    temperature softens both the teacher's and the student's logits (standard KD; the paper
-    names only the teacher's), and :math:`T^2` keeps the gradient scale. The KD term is
-    a cross-entropy, as the paper writes it, so it is not zero when the student equals the
+    temperature softens both the teacher's and the student's logits (standard KD; Huang et al.
+    name only the teacher's), and :math:`T^2` keeps the gradient scale. The KD term is
+    a cross-entropy, as Huang et al. write it, so it is not zero when the student equals the
     teacher (its minimum is the teacher's entropy). The KD term is averaged over the key
     region with the given ``weight``; the label term over all given locations.
     :math:`\gamma = 0` is exactly the plain label loss.
@@ -164,10 +169,10 @@ class KDObjectnessKDLoss(nn.Module):
 
     .. math:: L = L_{obj}(O^S, y) + \epsilon \, \mathrm{MSE}(\sigma(O^S), \sigma(O^T))
 
-    Reading: the paper writes :math:`L_{obj}` as :math:`\mathrm{MSE}(O^S, y)`; YOLOv5 trains
+    Reading: Huang et al. write :math:`L_{obj}` as :math:`\mathrm{MSE}(O^S, y)`; YOLOv5 trains
     objectness with binary cross-entropy against IoU targets. ``label_loss='bce'`` (default)
     keeps YOLOv5's own objectness loss (averaged over locations, like YOLOv5's ``loss_obj``),
-    so :math:`\epsilon = 0` is exactly the baseline student; ``'mse'`` is the paper's literal
+    so :math:`\epsilon = 0` is exactly the baseline student; ``'mse'`` is Huang et al.'s literal
     formula on probabilities. The KD term compares probabilities, teacher detached.
 
     Args:

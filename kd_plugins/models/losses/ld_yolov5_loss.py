@@ -1,8 +1,11 @@
 """Distillation losses between YOLOv5 models with the LD head (:class:`KDYOLOv5LDHead`):
 localization distillation in KDR/ELR, classification KD in the KDR, objectness KD.
 
-Reference: the seed paper of this project (position-information distillation for YOLOv5,
-teacher YOLOv5-L, student YOLOv5-S); LD from Zheng et al., CVPR 2022. Readings: docs/ld.md.
+References: G. Huang, A. Shen, Y. Hu, J. Du, J. Hu, Y. Liang, "Optimizing YOLOv5s Object
+Detection through Knowledge Distillation algorithm", arXiv:2410.12259, 2024 (teacher YOLOv5-L,
+student YOLOv5-S; KDR/ELR, classification KD with gamma and temperature, objectness KD with
+epsilon); LD from Z. Zheng et al., "Localization Distillation for Dense Object Detection",
+CVPR 2022. Readings: docs/ld.md.
 
 Inputs come from MMRazor recorders (``configs/ld/_base_/ld_yolov5_head.py``): the outputs of
 both heads' ``head_module`` (class logits, edge logits, objectness logits, one (B, A * k, H, W)
@@ -147,7 +150,7 @@ class KDYOLOv5LDLoss(nn.Module):
 
 @MODELS.register_module()
 class KDYOLOv5ClsKDLoss(nn.Module):
-    r"""The distillation part of the paper's classification loss,
+    r"""The distillation part of Huang et al.'s classification loss,
     :math:`L_{cls} = \gamma\,\mathrm{CE}(P^S, P^T) + (1 - \gamma)\,\mathrm{CE}(P^S, y)`:
     :math:`\gamma\,T^2\,\mathrm{BCE}(\sigma(z^S/T), \sigma(z^T/T))` averaged over the classes
     and the KDR (the student's positives) of each level, summed over levels and multiplied by
@@ -214,12 +217,12 @@ class KDYOLOv5ClsKDLoss(nn.Module):
 
 @MODELS.register_module()
 class KDYOLOv5ObjKDLoss(nn.Module):
-    r"""The distillation part of the paper's objectness loss,
+    r"""The distillation part of Huang et al.'s objectness loss,
     :math:`L_{obj} = \mathrm{MSE}(O^S, y) + \epsilon\,\mathrm{MSE}(O^S, O^T)`:
     :math:`\epsilon \sum_l w_l\,\mathrm{MSE}(\sigma(O^S_l), \sigma(O^T_l))` over every anchor and
     cell of level l (objectness is dense), with YOLOv5's level weights :math:`w_l`, times the
     batch size. The label part stays the student head's ``loss_obj`` (YOLOv5's BCE against IoU
-    targets; the paper writes MSE), so ``epsilon = 0`` is exactly the plain student.
+    targets; Huang et al. write MSE), so ``epsilon = 0`` is exactly the plain student.
 
     Args:
         epsilon (float): >= 0. Defaults to 1.

@@ -1,9 +1,11 @@
 """Key distillation regions (KDR) and expandable location regions (ELR) for localization
 distillation.
 
-The seed paper selects both from position information on the multi-level feature maps and
-weights them (its Figure 2) without a formula. This project reads them as LD's two regions
-(Zheng et al., CVPR 2022):
+G. Huang, A. Shen, Y. Hu, J. Du, J. Hu, Y. Liang, "Optimizing YOLOv5s Object Detection through
+Knowledge Distillation algorithm" (arXiv:2410.12259, 2024) selects both from position
+information on the multi-level feature maps and weights them (its Figure 2) without a formula.
+This project reads them as the two regions of LD (Z. Zheng et al., "Localization Distillation
+for Dense Object Detection", CVPR 2022):
 
 * KDR, LD's *main distillation region*: the locations the detector's own assigner makes
   positive for a ground-truth box (where the student's box loss also acts);
