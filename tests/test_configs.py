@@ -60,3 +60,35 @@ def test_config_loads_and_builds(path, tiny_data):
     assert len(cls_scores) == 3
     # YOLOv5 predicts per anchor (3 x classes), YOLOv8 per location.
     assert cls_scores[0].shape[1] in (n_cls, 3 * n_cls)
+
+
+ALGORITHM_FOLDERS = ['cwd', 'ld']
+
+
+@pytest.mark.parametrize('algo', ALGORITHM_FOLDERS)
+def test_algorithm_readme_and_metafile_agree(algo):
+    """Each algorithm folder has MMRazor's README sections and a metafile whose configs exist
+    and whose figures are the README's (box AP = 100 x the README's mAP, same row)."""
+    import yaml
+    folder = osp.join(ROOT, 'configs', algo)
+    readme = open(osp.join(folder, 'README.md')).read()
+    for section in ('<!-- [ALGORITHM] -->', '## Summary', '## Results and models',
+                    '## Citation', '```latex'):
+        assert section in readme, f'{algo}/README.md lacks {section!r}'
+    meta = yaml.safe_load(open(osp.join(folder, 'metafile.yml')))
+    assert meta['Collections'][0]['README'] == f'configs/{algo}/README.md'
+    rows = [line for line in readme.splitlines() if line.startswith('| ')]
+    assert len(meta['Models']) >= 2
+    for model in meta['Models']:
+        cfg = model['Config']
+        assert osp.basename(cfg)[:-3] == model['Name']
+        for path in (cfg, model['Metadata']['Student']['Config'],
+                     model['Metadata']['Teacher']['Config']):
+            assert osp.isfile(osp.join(ROOT, path)), path
+        # the README row that links this config carries the same three figures
+        row = [r for r in rows if f'({osp.basename(cfg)})' in r and 'not measured' not in r]
+        want = [model['Results'][0]['Metrics']['box AP'],
+                model['Metadata']['Teacher']['Metrics']['box AP'],
+                model['Metadata']['Student']['Metrics']['box AP']]
+        cells = [f'{v / 100:.3f}' for v in want]
+        assert any(' | '.join(cells) in r for r in row), (model['Name'], cells, row)
