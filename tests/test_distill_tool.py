@@ -351,3 +351,21 @@ def test_report_rows_by_hand():
                              "baseline's own seed spread (4.0 points)")
     assert rows['CWD']['d_mAP50-95_points'] == '+0.5 (-1.0, +2.0)'
     assert rows['CWD']['verdict'] == 'within the seed spread: not better at every seed'
+
+
+def test_default_learning_rate_follows_the_batch_size(tmp_path):
+    """MMYOLO's losses sum over a batch: YOLOv5's default lr keeps lr x batch at 0.64; YOLOv8
+    keeps its family config's (None here)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('distill_tool',
+                                                  osp.join(ROOT, 'tools', 'distill.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    data = str(tmp_path)
+    assert tool.parse_args([data, '--family', 'yolov5']).lr == pytest.approx(0.08)
+    assert tool.parse_args([data, '--family', 'yolov5', '--batch-size', '16']).lr == \
+        pytest.approx(0.04)
+    assert tool.parse_args([data]).lr is None  # yolov8, the default family
+    assert tool.parse_args([data, '--batch-size', '4', '--lr', '0.02']).lr == 0.02
+    with pytest.raises(SystemExit):
+        tool.parse_args([data, '--lr', '0'])

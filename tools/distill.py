@@ -44,7 +44,7 @@ sys.path.insert(0, ROOT)
 # setuptools' notice about pkg_resources, imported by MMEngine, on every import: not ours to fix
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
 
-from kd_plugins.recipe import FAMILIES, SIZES, model_name  # noqa: E402
+from kd_plugins.recipe import FAMILIES, SIZES, default_lr, model_name  # noqa: E402
 
 STAGES = 8
 PICTURE_IMAGES = 4
@@ -79,8 +79,10 @@ def parse_args(argv=None):
                         help='square input size, a multiple of 32')
     parser.add_argument('--batch-size', type=int, default=8, help='training batch size')
     parser.add_argument('--lr', type=float,
-                        help="SGD learning rate of every model (default: the family config's, "
-                        '0.01)')
+                        help='SGD learning rate of every model (default: YOLOv5 0.64 / batch '
+                        "size, 0.08 at batch 8, because MMYOLO's losses grow with the batch and "
+                        "its 0.01 is meant for 128 images per step; YOLOv8 the family config's "
+                        '0.01; measurements in kd_plugins/recipe.py)')
     parser.add_argument('--warmup-epochs', type=int, default=1, help='learning-rate warm-up')
     parser.add_argument('--val-interval', type=int, default=5,
                         help='validate (and checkpoint) every N epochs and after the last')
@@ -113,6 +115,10 @@ def parse_args(argv=None):
         parser.error(f'--teacher-ckpt {args.teacher_ckpt} does not exist')
     if min(args.epochs, args.teacher_epochs, args.batch_size) < 1:
         parser.error('--epochs, --teacher-epochs and --batch-size must be >= 1')
+    if args.lr is None:
+        args.lr = default_lr(args.family, args.batch_size)
+    elif not args.lr > 0:
+        parser.error(f'--lr must be > 0, got {args.lr}')
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f'--seeds {args.seeds} repeats a seed')
     if not osp.isdir(args.data):
