@@ -26,6 +26,20 @@ def last_metrics(work_dir: str, keys=('coco/bbox_mAP_50', 'coco/bbox_mAP')) -> D
     return out
 
 
+def run_finished(work_dir: str) -> bool:
+    """Whether the run in ``work_dir`` validated after its last epoch: the last validation of
+    its log is at ``train_cfg.max_epochs`` of the config MMEngine dumped there. A run stopped
+    after an intermediate validation is not finished, however good its numbers."""
+    from mmengine.config import Config
+    try:
+        max_epochs = Config.fromfile(work_dir_config(work_dir)).train_cfg.max_epochs
+        log = scalar_log(work_dir)
+    except FileNotFoundError:
+        return False
+    steps = [rec.get('step', -1) for rec in log if 'coco/bbox_mAP' in rec]
+    return bool(steps) and steps[-1] >= max_epochs
+
+
 def work_dir_config(work_dir: str) -> str:
     """The config MMEngine dumped into ``work_dir`` (``<config name>.py``)."""
     configs = sorted(glob.glob(osp.join(work_dir, '*.py')), key=osp.getmtime)

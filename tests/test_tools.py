@@ -81,7 +81,9 @@ def _fake_run(work_dir, config, map50, map5095):
     (work_dir / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
         '\n'.join(json.dumps(x) for x in lines) + '\n')
     # as the runner does: the resolved config, dumped into the work dir
-    Config.fromfile(osp.join(ROOT, config)).dump(str(work_dir / osp.basename(config)))
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg.train_cfg.max_epochs = 3
+    cfg.dump(str(work_dir / osp.basename(config)))
 
 
 def test_kd_table_layout(tmp_path):
@@ -126,12 +128,13 @@ def test_kd_table_averages_repeated_runs(tmp_path):
     assert md[3].startswith('| Other | 1 | 0.100 | 0.050 | 0.050-0.050 |')
 
 
-def _fake_sweep_run(work_dir, config, final, with_pr=True):
-    """A finished run's work dir: 3 validated epochs ending at ``final`` mAP50-95."""
+def _fake_sweep_run(work_dir, config, final, with_pr=True, epochs=3):
+    """A work dir of a 3-epoch run validated every epoch up to ``epochs`` (finished when 3),
+    ending at ``final`` mAP50-95."""
     from mmengine.config import Config
     (work_dir / '20260101_000000' / 'vis_data').mkdir(parents=True)
     lines = []
-    for epoch in (1, 2, 3):
+    for epoch in range(1, epochs + 1):
         lines += [dict(loss=10. / epoch, epoch=epoch, iter=epoch, step=epoch),
                   dict(loss=8. / epoch, epoch=epoch, iter=epoch, step=epoch)]
         rec = {'coco/bbox_mAP': final * epoch / 3, 'coco/bbox_mAP_50': 0.1 + final * epoch / 3,
@@ -141,7 +144,9 @@ def _fake_sweep_run(work_dir, config, final, with_pr=True):
         lines.append(rec)
     (work_dir / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
         '\n'.join(json.dumps(x) for x in lines) + '\n')
-    Config.fromfile(osp.join(ROOT, config)).dump(str(work_dir / osp.basename(config)))
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg.train_cfg.max_epochs = 3
+    cfg.dump(str(work_dir / osp.basename(config)))
 
 
 def test_ld_sweep_prints_commands_then_collects_table_and_curves(tmp_path):
@@ -168,6 +173,7 @@ def test_ld_sweep_prints_commands_then_collects_table_and_curves(tmp_path):
                        'randomness.seed=0 model.distiller.distill_losses.loss_ld.temperature=25.0')
     _fake_sweep_run(root / 'baseline', base, 0.30)
     _fake_sweep_run(root / 'T10', ld, 0.33)  # T25 has not run: skipped, not invented
+    _fake_sweep_run(root / 'T25', ld, 0.90, epochs=2)  # stopped after epoch 2 of 3: left out
     r = subprocess.run([sys.executable, 'tools/analysis/ld_sweep.py', *common, '--mode',
                         'collect'], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr

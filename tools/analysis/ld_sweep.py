@@ -115,12 +115,10 @@ def plan(args):
 
 
 def _done(work_dir: str) -> bool:
-    from kd_plugins.analysis import last_metrics
-    try:
-        last_metrics(work_dir)
-        return True
-    except (FileNotFoundError, KeyError):
-        return False
+    """Finished runs only: one stopped after an intermediate validation is run again (resumed)
+    and left out of Table 2."""
+    from kd_plugins.analysis import run_finished
+    return run_finished(work_dir)
 
 
 def collect(runs, out_prefix: str):
