@@ -304,6 +304,10 @@ def test_yolov5_losses_need_anchors_and_check_channels():
     loss = RAZOR_MODELS.build(dict(type='KDYOLOv5LDLoss', _scope_='mmrazor'))
     with pytest.raises(ValueError, match='anchors unknown'):
         loss(_levels(1, 64), _levels(1, 64), GT)
+    cls_kd = RAZOR_MODELS.build(dict(type='KDYOLOv5ClsKDLoss', gamma=0.5, loss_weight=0.5,
+                                     _scope_='mmrazor'))
+    with pytest.raises(ValueError, match='anchors unknown'):  # before any use of the anchors
+        cls_kd(_levels(1, 4), _levels(1, 4), GT)
     loss = _loss('KDYOLOv5LDLoss')
     with pytest.raises(ValueError, match='channels'):
         loss(_levels(1, 40), _levels(1, 40), GT)

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from mmrazor.registry import MODELS
 from torch import Tensor, nn
 
+from ..task_modules.ld_regions import ELR_IOU_THR, PRIOR_SCALE, check_elr_iou_thr
+
 
 def _check(name: str, value: float, low: float, high: float = float('inf')) -> float:
     if not low <= value <= high:
@@ -229,15 +231,14 @@ class KDDenseLDLoss(nn.Module):
     """
 
     def __init__(self, temperature: float = 10.0, kdr_weight: float = 1.0,
-                 elr_weight: float = 0.5, elr_iou_thr: float = 0.3, prior_scale: float = 4.0,
+                 elr_weight: float = 0.5, elr_iou_thr: float = ELR_IOU_THR,
+                 prior_scale: float = PRIOR_SCALE,
                  loss_weight: float = 1.0):
         super().__init__()
         self.ld = KDLocalizationDistillLoss(temperature, loss_weight)
         self.kdr_weight = _check('kdr_weight', kdr_weight, 0.)
         self.elr_weight = _check('elr_weight', elr_weight, 0.)
-        if not 0 < elr_iou_thr <= 1:
-            raise ValueError(f'elr_iou_thr must be in (0, 1], got {elr_iou_thr}')
-        self.elr_iou_thr = elr_iou_thr
+        self.elr_iou_thr = check_elr_iou_thr(elr_iou_thr)
         if not prior_scale > 0:
             raise ValueError(f'prior_scale must be > 0, got {prior_scale}')
         self.prior_scale = prior_scale

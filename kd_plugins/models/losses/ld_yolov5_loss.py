@@ -24,6 +24,7 @@ import torch
 from mmrazor.registry import MODELS
 from torch import Tensor, nn
 
+from ..task_modules.ld_regions import ELR_IOU_THR, check_elr_iou_thr
 from .ld_loss import KDLocalizationDistillLoss, _check, objectness_kd, sigmoid_kd
 
 
@@ -33,16 +34,14 @@ class _YOLOv5Regions:
     :meth:`bind` (the algorithm calls it at build time)."""
 
     def __init__(self, base_sizes=None, strides=None, kdr_weight: float = 1.0,
-                 elr_weight: float = 0.5, elr_iou_thr: float = 0.3, prior_match_thr=None,
+                 elr_weight: float = 0.5, elr_iou_thr: float = ELR_IOU_THR, prior_match_thr=None,
                  near_neighbor_thr=None):
         self.base_sizes = None if base_sizes is None else \
             [[tuple(s) for s in level] for level in base_sizes]
         self.strides = None if strides is None else list(strides)
         self.kdr_weight = _check('kdr_weight', kdr_weight, 0.)
         self.elr_weight = _check('elr_weight', elr_weight, 0.)
-        if not 0 < elr_iou_thr <= 1:
-            raise ValueError(f'elr_iou_thr must be in (0, 1], got {elr_iou_thr}')
-        self.elr_iou_thr = elr_iou_thr
+        self.elr_iou_thr = check_elr_iou_thr(elr_iou_thr)
         self.prior_match_thr = prior_match_thr
         self.near_neighbor_thr = near_neighbor_thr
 
@@ -58,11 +57,16 @@ class _YOLOv5Regions:
         if self.near_neighbor_thr is None:
             self.near_neighbor_thr = head.near_neighbor_thr
 
-    def check_levels(self, preds: Sequence[Tensor], per_anchor: int, what: str) -> None:
+    def anchors_per_cell(self) -> int:
+        """Anchors per cell of the first level; a clear error while the anchors are unknown."""
         if self.base_sizes is None or self.strides is None:
             raise ValueError('anchors unknown: give base_sizes and strides, or build the loss '
                              'inside KDYOLOTeacherDistill, which takes them from the student '
                              'head')
+        return len(self.base_sizes[0])
+
+    def check_levels(self, preds: Sequence[Tensor], per_anchor: int, what: str) -> None:
+        self.anchors_per_cell()
         if len(self.base_sizes) != len(self.strides):
             raise ValueError(f'{len(self.base_sizes)} levels of base_sizes for '
                              f'{len(self.strides)} strides: use the anchors and strides of the '
@@ -115,7 +119,7 @@ class KDYOLOv5LDLoss(nn.Module):
     """
 
     def __init__(self, num_bins: int = 16, temperature: float = 10.0, kdr_weight: float = 1.0,
-                 elr_weight: float = 0.5, elr_iou_thr: float = 0.3, loss_weight: float = 0.01,
+                 elr_weight: float = 0.5, elr_iou_thr: float = ELR_IOU_THR, loss_weight: float = 0.01,
                  base_sizes=None, strides=None, prior_match_thr=None, near_neighbor_thr=None):
         super().__init__()
         self.regions = _YOLOv5Regions(base_sizes, strides, kdr_weight, elr_weight, elr_iou_thr,
@@ -199,7 +203,7 @@ class KDYOLOv5ClsKDLoss(nn.Module):
         if self.loss_weight is None:
             raise ValueError('loss_weight unknown: give it, or build the loss inside '
                              "KDYOLOTeacherDistill, which takes the student head's loss_cls weight")
-        n_cls = preds_S[0].shape[1] // len(self.regions.base_sizes[0])
+        n_cls = preds_S[0].shape[1] // self.regions.anchors_per_cell()
         self.regions.check_levels(preds_S, n_cls, 'student class logits')
         self.regions.check_levels(preds_T, n_cls, 'teacher class logits')
         masks = self.regions.weights(gt, b, [tuple(p.shape[2:]) for p in preds_S])

@@ -22,8 +22,21 @@ from torch import Tensor
 
 NONE, KDR, ELR = 0, 1, 2
 
+# Project's choice (Huang et al. give no value): drawn on demo images, with IoU 0.5 and a prior
+# square of 5 x stride almost no location outside the positives qualified (docs/ld.md).
+ELR_IOU_THR = 0.3
+PRIOR_SCALE = 4.0
 
-def point_prior_boxes(points: Tensor, strides: Tensor, scale: float = 5.0) -> Tensor:
+
+def check_elr_iou_thr(value: float) -> float:
+    """``value`` if it is an IoU in (0, 1], else a ValueError naming ``elr_iou_thr``."""
+    if not 0 < value <= 1:
+        raise ValueError(f'elr_iou_thr must be in (0, 1], got {value}')
+    return value
+
+
+def point_prior_boxes(points: Tensor, strides: Tensor,
+                      scale: float = PRIOR_SCALE) -> Tensor:
     """(P, 2) centres and (P,) strides -> (P, 4) xyxy squares of side ``scale * stride``."""
     if not scale > 0:
         raise ValueError(f'scale must be > 0, got {scale}')
@@ -32,7 +45,7 @@ def point_prior_boxes(points: Tensor, strides: Tensor, scale: float = 5.0) -> Te
 
 
 def ld_region_weights(priors: Tensor, gt_bboxes: Tensor, positive: Tensor,
-                      elr_iou_thr: float = 0.5, kdr_weight: float = 1.0,
+                      elr_iou_thr: float = ELR_IOU_THR, kdr_weight: float = 1.0,
                       elr_weight: float = 0.5) -> Tuple[Tensor, Tensor]:
     """Region of each prior (0 neither, 1 KDR, 2 ELR) and its weight for one image.
 
@@ -56,7 +69,7 @@ def ld_region_weights(priors: Tensor, gt_bboxes: Tensor, positive: Tensor,
 
 
 def batch_region_weights(priors: Tensor, gt_bboxes: Tensor, gt_image: Tensor, positive: Tensor,
-                         elr_iou_thr: float = 0.5, kdr_weight: float = 1.0,
+                         elr_iou_thr: float = ELR_IOU_THR, kdr_weight: float = 1.0,
                          elr_weight: float = 0.5) -> Tuple[Tensor, Tensor]:
     """:func:`ld_region_weights` for a batch of B images sharing the priors, in one pass: one
     (P, N) IoU matrix against the boxes of all images, reduced per image.
@@ -72,8 +85,7 @@ def batch_region_weights(priors: Tensor, gt_bboxes: Tensor, gt_image: Tensor, po
         tuple: ``weights`` (B, P) float and ``region`` (B, P) long.
     """
     from mmdet.structures.bbox import bbox_overlaps
-    if not 0 < elr_iou_thr <= 1:
-        raise ValueError(f'elr_iou_thr must be in (0, 1], got {elr_iou_thr}')
+    check_elr_iou_thr(elr_iou_thr)
     for name, w in (('kdr_weight', kdr_weight), ('elr_weight', elr_weight)):
         if not w >= 0:
             raise ValueError(f'{name} must be >= 0, got {w}')
