@@ -1,7 +1,7 @@
 # Localization distillation as in G. Huang et al., "Optimizing YOLOv5s Object Detection through
 # Knowledge Distillation algorithm" (arXiv:2410.12259): YOLOv5-L teacher -> YOLOv5-S student, both
-# with the LD head, on the COCO 6000-image subset (8:1:1), 300 epochs, warm-up + cosine, early
-# stopping (the student's schedule: configs/yolov5/yolov5_s-v61_syncbn_fast_8xb16-300e_coco6k.py,
+# with the LD head, on the COCO 6000-image subset (8:1:1), 300 epochs, warm-up + cosine, best
+# val-mAP checkpoint, no early stopping (the student's schedule: configs/yolov5/yolov5_s-v61_syncbn_fast_8xb16-300e_coco6k.py,
 # which also makes the subset). One config per temperature of Huang et al.'s Table 2:
 # ./ld_yolov5-l_yolov5-s_8xb16-300e_coco6k_T{25,30,35,40,45}.py; the baseline row is the
 # plain YOLOv5-S config above (and the LD-head YOLOv5-S alone, for the head's own effect).
