@@ -45,6 +45,26 @@ def test_golden_sqrt_hw_reading():
     assert 0.25 * kl == pytest.approx(0.035960, abs=1e-6)
 
 
+def test_golden_channel_axis_reading():
+    # Two channels at one position: per position T = softmax([0, ln 3]) over the channels,
+    # S uniform; the spatial reading has one position per channel, so it sees nothing.
+    s = torch.zeros(1, 2, 1, 1)
+    t = torch.tensor([0., math.log(3.)]).view(1, 2, 1, 1)
+    assert cwd(tau=1.0)(s, t).item() == pytest.approx(0.0, abs=1e-7)
+    assert cwd(tau=1.0, softmax_axis='channel')(s, t).item() == pytest.approx(0.130812, abs=1e-6)
+    # In general the channel reading is the spatial one on maps with C and H*W swapped (whose
+    # normaliser, N x their channel count, is then N*H*W).
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(2, 3, 4, 5, generator=g), torch.randn(2, 3, 4, 5, generator=g)
+    swap = (lambda x: x.permute(0, 2, 3, 1).reshape(2, 20, 3, 1))
+    channel = cwd(tau=0.5, softmax_axis='channel')(s, t)
+    spatial = cwd(tau=0.5)(swap(s), swap(t))
+    assert channel.item() == pytest.approx(spatial.item(), rel=1e-6)
+    assert channel.item() > 0.1
+    with pytest.raises(ValueError, match='softmax_axis'):
+        cwd(softmax_axis='width')
+
+
 def test_zero_for_identical_inputs_and_batch_channel_mean():
     x = torch.randn(3, 5, 4, 6)
     assert cwd(tau=0.5)(x, x.clone()).item() == pytest.approx(0.0, abs=1e-6)

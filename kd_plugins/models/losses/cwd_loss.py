@@ -44,18 +44,28 @@ class KDChannelWiseDivergence(nn.Module):
         In both readings the sum runs over positions and channels and is averaged over the
         batch and divided by C; levels passed as a sequence are summed.
 
+    The axis of the softmax (``softmax_axis``): Wang et al.'s Eq. 1 sums over the H*W positions
+    of each channel (the original CWD), but their text describes the softmax on the channel
+    axis. ``'spatial'`` (default) is the former: one distribution per channel over positions.
+    ``'channel'`` is the latter: one distribution per position over the C channels, the KL
+    summed over channels and averaged over the N*H*W positions (the project's choice of
+    normaliser, the counterpart of dividing by N*C).
+
     The teacher maps are detached: gradients reach only the student side.
 
     Args:
         tau (float): Temperature, > 0. Defaults to 1.0.
         loss_weight (float): Weight of the loss, >= 0. Defaults to 1.0.
         normalize (str): ``'tau'`` or ``'sqrt_hw'``, see above. Defaults to ``'tau'``.
+        softmax_axis (str): ``'spatial'`` or ``'channel'``, see above. Defaults to
+            ``'spatial'``.
 
     Example:
         >>> distill_losses = dict(loss_s0=dict(type='KDChannelWiseDivergence', tau=0.5))
     """
 
-    def __init__(self, tau: float = 1.0, loss_weight: float = 1.0, normalize: str = 'tau'):
+    def __init__(self, tau: float = 1.0, loss_weight: float = 1.0, normalize: str = 'tau',
+                 softmax_axis: str = 'spatial'):
         super().__init__()
         if not tau > 0:
             raise ValueError(f'tau must be > 0, got {tau}')
@@ -66,6 +76,9 @@ class KDChannelWiseDivergence(nn.Module):
         self.tau = float(tau)
         self.loss_weight = float(loss_weight)
         self.normalize = normalize
+        if softmax_axis not in ('spatial', 'channel'):
+            raise ValueError(f"softmax_axis must be 'spatial' or 'channel', got {softmax_axis!r}")
+        self.softmax_axis = softmax_axis
 
     def forward(self, preds_S: Features, preds_T: Features) -> torch.Tensor:
         """Compute the loss.
@@ -100,7 +113,15 @@ class KDChannelWiseDivergence(nn.Module):
                 'side')
         n, c, h, w = s.shape
         d = self.tau if self.normalize == 'tau' else math.sqrt(h * w)
-        log_t = F.log_softmax(t.detach().reshape(n * c, h * w).float() / d, dim=1)
-        log_s = F.log_softmax(s.reshape(n * c, h * w).float() / d, dim=1)
+        t = t.detach().float()
+        s = s.float()
+        if self.softmax_axis == 'spatial':  # one distribution per (image, channel)
+            t, s, rows = t.reshape(n * c, h * w), s.reshape(n * c, h * w), n * c
+        else:  # one distribution per (image, position)
+            t = t.permute(0, 2, 3, 1).reshape(n * h * w, c)
+            s = s.permute(0, 2, 3, 1).reshape(n * h * w, c)
+            rows = n * h * w
+        log_t = F.log_softmax(t / d, dim=1)
+        log_s = F.log_softmax(s / d, dim=1)
         kl = (log_t.exp() * (log_t - log_s)).sum()
-        return self.loss_weight * self.tau**2 * kl / (n * c)
+        return self.loss_weight * self.tau**2 * kl / rows
