@@ -138,6 +138,15 @@ def test_num_bins_must_agree():
         ld_head(edge_range=(3., 3.))
 
 
+def test_ignore_regions_are_refused_at_build():
+    module = dict(type='KDYOLOv5LDHeadModule', num_classes=2, in_channels=[16, 32, 64])
+    with pytest.raises(ValueError, match='does not support ignore_iof_thr=0.5.*set it to -1'):
+        YOLO_MODELS.build(dict(type='KDYOLOv5LDHead', ignore_iof_thr=0.5, head_module=module))
+    head = YOLO_MODELS.build(dict(type='KDYOLOv5LDHead', ignore_iof_thr=-1.0,
+                                  head_module=module))
+    assert head.ignore_iof_thr == -1.0
+
+
 # ----------------------------------------------------------------------------- regions
 def test_positive_masks_equal_mmyolo_yolov5_assignment():
     """Where MMYOLO's YOLOv5Head puts objectness targets is exactly our KDR."""

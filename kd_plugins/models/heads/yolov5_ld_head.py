@@ -193,6 +193,16 @@ class KDYOLOv5LDHead(YOLOv5Head):
                  loss_dfl: ConfigType = dict(
                      type='mmdet.DistributionFocalLoss', reduction='mean', loss_weight=0.01),
                  **kwargs):
+        if kwargs.get('ignore_iof_thr', -1.0) != -1:
+            # MMYOLO's ignore path (YOLOv5Head._loss_by_feat_with_ignore) calls the box loss
+            # with weight= / avg_factor= and needs ignore instances, which the fast YOLOv5
+            # pipeline never collates (MMYOLO's own YOLOv5Head then fails with
+            # "TypeError: 'NoneType' object is not iterable"): refuse it here, at build time.
+            raise ValueError(
+                f"KDYOLOv5LDHead does not support ignore_iof_thr={kwargs['ignore_iof_thr']}: "
+                'ignored regions need ignore instances, which the fast YOLOv5 pipeline does not '
+                'collate, and MMYOLO\'s YOLOv5Head fails on them too. Remove ignore_iof_thr '
+                '(or set it to -1).')
         head_module = dict(head_module)
         if head_module.setdefault('num_bins', num_bins) != num_bins:
             raise ValueError(f"head_module.num_bins ({head_module['num_bins']}) differs from "
