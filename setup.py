@@ -28,6 +28,6 @@ setup(
         'numpy',
         'opencv-python',
     ],
-    extras_require={'tests': ['pytest']},
+    extras_require={'tests': ['pytest', 'flake8==7.1.1', 'isort==5.13.2']},
     zip_safe=False,
 )

@@ -128,7 +128,7 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
     lines = [f'# Distillation report: {osp.basename(osp.normpath(data.source))}', '',
              f'Data: `{data.source}` ({data.layout} layout, {len(data.classes)} classes: '
              f'{", ".join(data.classes)}); ' + '; '.join(f'{k}: {v}' for k, v in
-                                                          data.summary.items()) + '.',
+                                                         data.summary.items()) + '.',
              f'Models: teacher {model_name(args.family, args.teacher)}, students '
              f'{model_name(args.family, args.student)}; students {args.epochs} epochs, teacher '
              + (f'given ({args.teacher_ckpt})' if args.teacher_ckpt else

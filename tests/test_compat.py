@@ -13,7 +13,7 @@ from torch import nn
 
 import kd_plugins
 from kd_plugins.compat import checkpoint as ckpt_fix
-from kd_plugins.compat import scope_leak, optim_constructor, versions
+from kd_plugins.compat import optim_constructor, scope_leak, versions
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -67,6 +67,7 @@ def test_mmengine_checkpoint_loads_safely(tmp_path):
     path = str(tmp_path / 'ckpt.pth')
     _mmengine_like_checkpoint(path)
     from mmengine.runner.checkpoint import _load_checkpoint, load_from_local
+
     # Without the fix: MMEngine's own loader hits torch's weights_only refusal.
     with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
         load_from_local(path, map_location='cpu')
@@ -201,7 +202,8 @@ def test_albu_scope_leak_is_fixed():
     t = Albu(**leaked)
     img = np.random.RandomState(0).randint(0, 255, (32, 32, 3)).astype(np.uint8)
     from mmdet.structures.bbox import HorizontalBoxes
-    out = t.transform(dict(img=img.copy(), gt_bboxes=HorizontalBoxes(torch.tensor([[2., 2., 9., 9.]])),
+    boxes = HorizontalBoxes(torch.tensor([[2., 2., 9., 9.]]))
+    out = t.transform(dict(img=img.copy(), gt_bboxes=boxes,
                            gt_bboxes_labels=np.array([0]), gt_ignore_flags=np.array([False])))
     assert out['img'].shape == img.shape and not np.array_equal(out['img'], img)
     assert leaked['transforms'][0]['_scope_'] == 'mmyolo'  # the config is not modified
@@ -218,6 +220,7 @@ def _albu_draws(transform, seed, n=12):
 
 def test_albu_follows_the_global_seed():
     from mmdet.datasets.transforms import Albu
+
     from kd_plugins.compat import albu_seed
     albu = Albu(transforms=[dict(type='ToGray', p=0.5)], keymap={'img': 'image'},
                 bbox_params=None)
@@ -279,14 +282,16 @@ def test_mmengine_init_dist_breaks_on_cpu_build():
 
 def test_prepare_cpu_distributed_adapts_config():
     from mmengine.config import Config
+
     from kd_plugins.compat.cpu_dist import prepare_cpu_distributed
     cfg = Config(dict(model=dict(type='YOLODetector', backbone=dict(type='X')),
                       env_cfg=dict(dist_cfg=dict(backend='nccl'))))
     assert prepare_cpu_distributed(cfg, 'none') is False
     assert 'model_wrapper_cfg' not in cfg
-    import torch.distributed as dist
     # Without torchrun's environment nothing is initialised; the config part is testable alone.
     from unittest import mock
+
+    import torch.distributed as dist
     with mock.patch('kd_plugins.compat.cpu_dist.init_cpu_dist') as init:
         assert prepare_cpu_distributed(cfg, 'pytorch') is True
         init.assert_called_once()

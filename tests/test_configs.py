@@ -8,7 +8,7 @@ import torch
 from conftest import ROOT
 
 CONFIGS = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                                                           recursive=True)
+                                                         recursive=True)
                  if '_base_' not in p)
 
 

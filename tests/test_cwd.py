@@ -72,14 +72,14 @@ def test_zero_for_identical_inputs_and_batch_channel_mean():
     s, t = torch.randn(1, 2, 3, 3), torch.randn(1, 2, 3, 3)
     one = cwd()(s, t)
     assert cwd()(torch.cat([s, s]), torch.cat([t, t])).item() == pytest.approx(one.item(),
-                                                                                rel=1e-6)
+                                                                               rel=1e-6)
 
 
 def test_tau_squared_scaling_in_sqrt_hw_reading():
     s, t = torch.randn(2, 3, 4, 4), torch.randn(2, 3, 4, 4)
     base = cwd(tau=1.0, normalize='sqrt_hw')(s, t)
     assert cwd(tau=3.0, normalize='sqrt_hw')(s, t).item() == pytest.approx(9 * base.item(),
-                                                                            rel=1e-6)
+                                                                           rel=1e-6)
     assert cwd(tau=1.0, loss_weight=0.5, normalize='sqrt_hw')(s, t).item() == pytest.approx(
         0.5 * base.item(), rel=1e-6)
 

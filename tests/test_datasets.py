@@ -82,7 +82,7 @@ def test_yolo_to_coco_golden(yolo_dir):
     coco = json.loads(out.read_text())
     assert coco['images'] == [dict(id=0, file_name='a.jpg', width=100, height=80)]
     assert [a['bbox'] for a in coco['annotations']] == [[40.0, 30.0, 20.0, 20.0],
-                                                         [5.0, 12.0, 10.0, 8.0]]
+                                                        [5.0, 12.0, 10.0, 8.0]]
     assert [a['category_id'] for a in coco['annotations']] == [0, 1]
     assert rep.images == 1 and rep.boxes == 2 and not any(rep.warnings.values())
 
@@ -161,7 +161,7 @@ def test_voc_to_coco_golden_and_bad_inputs(tmp_path):
     rep = voc_to_coco(str(xml), str(img), ['helmet', 'head'], str(out), skip_difficult=True)
     coco = json.loads(out.read_text())
     assert [a['bbox'] for a in coco['annotations']] == [[10.0, 20.0, 20.0, 20.0],
-                                                         [89.0, 69.0, 11.0, 11.0]]
+                                                        [89.0, 69.0, 11.0, 11.0]]
     assert rep.count('zero_area_box') == 1 and 'a.xml object 2' in rep.warnings[
         'zero_area_box'][0]
     assert rep.count('clipped_box') == 1 and rep.count('missing_image') == 1

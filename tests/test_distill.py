@@ -156,8 +156,9 @@ def test_truncated_or_foreign_teacher_checkpoint_stops_clearly(teacher_ckpt, tmp
 
 
 def test_teacher_checkpoint_that_would_run_code_is_refused(tmp_path):
-    import kd_plugins
     from test_compat import _RunsCode
+
+    import kd_plugins
     marker = tmp_path / 'pwned'
     evil = tmp_path / 'teacher.pth'
     torch.save({'state_dict': {}, 'evil': _RunsCode(str(marker))}, str(evil))

@@ -169,7 +169,7 @@ def test_an_image_cut_short_is_named_and_left_out(tmp_path):
     from kd_plugins.datasets.layouts import prepare_dataset
     root = make_yolo(str(tmp_path / 'data'))
     path = osp.join(root, 'train', 'images', sorted(os.listdir(osp.join(root, 'train',
-                                                                       'images')))[2])
+                                                                        'images')))[2])
     with open(path, 'r+b') as f:  # cut after the start of scan: the header still reads
         f.truncate(f.read().index(b'\xff\xda') + 40)
     assert cv2.imread(path) is not None  # what a header check or cv2.imread lets through

@@ -95,7 +95,7 @@ def test_cls_kd_gamma_zero_is_the_plain_label_loss():
     y = (torch.rand(7, 5) > 0.7).float()
     plain = CrossEntropyLoss(use_sigmoid=True)(s, y)  # YOLOv5's loss_cls
     assert _cls(gamma=0., temperature=30.)(s, t, y).item() == pytest.approx(plain.item(),
-                                                                          rel=1e-6)
+                                                                            rel=1e-6)
     assert _cls(gamma=0.5, temperature=30.)(s, t, y).item() != pytest.approx(plain.item())
 
 

@@ -26,7 +26,7 @@ def ld_head(num_classes=3, num_bins=16, edge_range=(-1., 14.)):
         head_module=dict(type='KDYOLOv5LDHeadModule', num_classes=num_classes,
                          in_channels=[16, 32, 64], num_bins=num_bins),
         test_cfg=ConfigDict(multi_label=False, nms_pre=100, score_thr=0.1,
-                      nms=dict(type='nms', iou_threshold=0.6), max_per_img=10)))
+                            nms=dict(type='nms', iou_threshold=0.6), max_per_img=10)))
     head.init_weights()
     return head
 

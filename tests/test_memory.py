@@ -16,6 +16,7 @@ EPOCHS = 6
 
 def test_memory_mib_sees_an_allocation():
     import mmap
+
     from kd_plugins.engine import memory_mib
     before = memory_mib()
     # Fresh pages from the kernel (a malloc'd block could reuse pages a previous test freed

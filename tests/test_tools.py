@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 
 TOOLS = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'tools', '**', '*.py'),
-                                                         recursive=True))
+                                                       recursive=True))
 
 
 @pytest.mark.parametrize('tool', TOOLS)

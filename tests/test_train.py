@@ -137,7 +137,7 @@ def test_two_process_training_on_cpu(tiny_data, tmp_path):
     assert r.returncode == 0, out[-6000:]
     assert 'Distributed training: True' in out
     assert float(out.split('coco/bbox_mAP:')[1].split()[0]) == pytest.approx(val_map[0],
-                                                                              abs=1e-3)
+                                                                             abs=1e-3)
 
 
 @pytest.mark.parametrize('path', ['load_from', 'resume', 'test'])

@@ -32,7 +32,7 @@ from kd_plugins.benchmark import PHASES  # noqa: E402
 def parse_args(argv=None):
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description='Time the phases of a distillation step',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='a distillation (or plain detector) config')
     parser.add_argument('--iters', type=int, default=10, help='timed iterations per phase')
     parser.add_argument('--warmup', type=int, default=3, help='untimed iterations first')

@@ -19,7 +19,7 @@ import kd_plugins  # noqa: E402,F401
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Export the student of a distillation',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='the distillation config the checkpoint was trained with')
     parser.add_argument('checkpoint', help='the distillation checkpoint')
     parser.add_argument('--out-dir', help='default: <checkpoint dir>/student')

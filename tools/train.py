@@ -9,13 +9,12 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import kd_plugins  # noqa: E402,F401  (compat fixes and registries, before anything else)
-from kd_plugins.utils import (build_runner, enable_amp, load_config,  # noqa: E402
-                              parse_runner_args)
+from kd_plugins.utils import build_runner, enable_amp, load_config, parse_runner_args  # noqa: E402
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a detector or a distillation',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--amp', action='store_true', default=False,
                         help='mixed precision: fp16 with a dynamic loss scale on CUDA, bf16 on '

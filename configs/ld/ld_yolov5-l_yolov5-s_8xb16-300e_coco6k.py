@@ -1,14 +1,17 @@
 # Localization distillation as in G. Huang et al., "Optimizing YOLOv5s Object Detection through
 # Knowledge Distillation algorithm" (arXiv:2410.12259): YOLOv5-L teacher -> YOLOv5-S student, both
 # with the LD head, on the COCO 6000-image subset (8:1:1), 300 epochs, warm-up + cosine, best
-# val-mAP checkpoint, no early stopping (the student's schedule: configs/yolov5/yolov5_s-v61_syncbn_fast_8xb16-300e_coco6k.py,
-# which also makes the subset). One config per temperature of Huang et al.'s Table 2:
-# ./ld_yolov5-l_yolov5-s_8xb16-300e_coco6k_T{25,30,35,40,45}.py; the baseline row is the
-# plain YOLOv5-S config above (and the LD-head YOLOv5-S alone, for the head's own effect).
-# 1. Teacher: bash tools/dist_train.sh configs/yolov5/yolov5-ld_l-v61_syncbn_fast_8xb16-300e_coco6k.py 8
+# val-mAP checkpoint, no early stopping (the student's schedule:
+# configs/yolov5/yolov5_s-v61_syncbn_fast_8xb16-300e_coco6k.py, which also makes the subset). One
+# config per temperature of Huang et al.'s Table 2:
+# ./ld_yolov5-l_yolov5-s_8xb16-300e_coco6k_T{25,30,35,40,45}.py; the baseline row is the plain
+# YOLOv5-S config above (and the LD-head YOLOv5-S alone, for the head's own effect).
+# 1. Teacher:
+#      bash tools/dist_train.sh configs/yolov5/yolov5-ld_l-v61_syncbn_fast_8xb16-300e_coco6k.py 8
 #    then link its best checkpoint as teacher.pth in its work dir (or pass
 #    --cfg-options model.teacher_ckpt=<path>):
-#      ln -s best_coco_bbox_mAP_epoch_<N>.pth work_dirs/yolov5-ld_l-v61_syncbn_fast_8xb16-300e_coco6k/teacher.pth
+#      cd work_dirs/yolov5-ld_l-v61_syncbn_fast_8xb16-300e_coco6k
+#      ln -s best_coco_bbox_mAP_epoch_<N>.pth teacher.pth
 # 2. Distil:  bash tools/dist_train.sh configs/ld/ld_yolov5-l_yolov5-s_8xb16-300e_coco6k_T25.py 8
 # The temperature (both LD and the classification KD) is set by the T configs.
 _base_ = ['../yolov5/yolov5-ld_s-v61_syncbn_fast_8xb16-300e_coco6k.py',

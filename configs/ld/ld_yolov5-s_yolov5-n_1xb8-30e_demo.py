@@ -7,7 +7,7 @@
 # Temperature sweep (Table 2 of G. Huang et al., arXiv:2410.12259): tools/analysis/ld_sweep.py,
 # see docs/ld.md.
 _base_ = ['../yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py', './_base_/ld_yolov5_head.py',
-           './_base_/pr_metric.py']
+          './_base_/pr_metric.py']
 
 model = dict(
     _delete_=True,

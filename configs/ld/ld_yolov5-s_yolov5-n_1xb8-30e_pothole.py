@@ -9,7 +9,8 @@ model = dict(
     _delete_=True,
     _scope_='mmrazor',
     type='KDYOLOTeacherDistill',
-    architecture=dict(cfg_path='{{fileDirname}}/../yolov5/yolov5-ld_n-v61_fast_1xb8-30e_pothole.py'),
+    architecture=dict(
+        cfg_path='{{fileDirname}}/../yolov5/yolov5-ld_n-v61_fast_1xb8-30e_pothole.py'),
     teacher=dict(cfg_path='{{fileDirname}}/../yolov5/yolov5-ld_s-v61_fast_1xb8-30e_pothole.py'),
     teacher_ckpt='work_dirs/yolov5-ld_s-v61_fast_1xb8-30e_pothole/epoch_30.pth',
     teacher_runs='head',

@@ -3,7 +3,7 @@
 #   bash tools/dist_train.sh configs/ld/ld_yolov8-l_yolov8-n_8xb16-500e_coco.py 8
 # Temperature sweep: tools/analysis/ld_sweep.py (docs/ld.md).
 _base_ = ['../yolov8/yolov8_n_syncbn_fast_8xb16-500e_coco.py', './_base_/ld_yolov8_head.py',
-           './_base_/pr_metric.py']
+          './_base_/pr_metric.py']
 
 model = dict(
     _delete_=True,

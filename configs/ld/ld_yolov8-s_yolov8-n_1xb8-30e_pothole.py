@@ -3,7 +3,7 @@
 # 1. Train the teacher: python tools/train.py configs/yolov8/yolov8_s_fast_1xb8-30e_pothole.py
 # 2. Distil: python tools/train.py configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_pothole.py
 _base_ = ['../yolov8/yolov8_n_fast_1xb8-30e_pothole.py', './_base_/ld_yolov8_head.py',
-           './_base_/pr_metric.py']
+          './_base_/pr_metric.py']
 
 model = dict(
     _delete_=True,

@@ -1,5 +1,6 @@
 # YOLOv8-S on the built-in demo dataset, sized for a CPU: 256x256 input, batch 8, 30 epochs
-# (mosaic off for the last 5). Generate the data first: python tools/misc/make_demo_data.py data/demo
+# (mosaic off for the last 5). Generate the data first:
+#   python tools/misc/make_demo_data.py data/demo
 # Train: python tools/train.py configs/yolov8/yolov8_s_fast_1xb8-30e_demo.py
 _base_ = 'mmyolo::yolov8/yolov8_s_syncbn_fast_8xb16-500e_coco.py'
 custom_imports = dict(imports=['kd_plugins'], allow_failed_imports=False)

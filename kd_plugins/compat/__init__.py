@@ -15,7 +15,7 @@ module                 what it fixes
 Undeclared upstream dependencies (``albumentations`` for MMYOLO's pipelines, ``joblib`` for
 MMRazor) are declared in ``setup.py``. :func:`apply_all` runs on ``import kd_plugins``.
 """
-from . import albu_seed, checkpoint, cpu_dist, mmrazor_quant, optim_constructor, scope_leak
+from . import albu_seed, checkpoint, mmrazor_quant, optim_constructor, scope_leak
 from .checkpoint import UnsafeCheckpointError, safe_torch_load
 from .cpu_dist import prepare_cpu_distributed
 from .mmrazor_quant import QuantizationUnavailableError

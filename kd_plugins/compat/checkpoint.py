@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterator, List
 import numpy as np
 import torch
 
-
 _torch_load = torch.load  # the real one; the guard below swaps torch.load for a moment
 
 

@@ -156,7 +156,8 @@ def render_scene(img_size: int, rng: np.random.Generator, max_objects: int = 6,
         if len(xs) == 0:
             continue
         x1, y1 = int(xs.min()), int(ys.min())
-        boxes.append((cls, [float(x1), float(y1), float(xs.max() + 1 - x1), float(ys.max() + 1 - y1)]))
+        boxes.append((cls, [float(x1), float(y1), float(xs.max() + 1 - x1),
+                            float(ys.max() + 1 - y1)]))
     img = cv2.GaussianBlur(img, (3, 3), 0.6)
     return np.clip(img, 0, 255).astype(np.uint8), boxes
 

@@ -23,14 +23,14 @@ def main():
     from mmengine.config import Config
     from mmrazor.registry import MODELS
     from mmyolo.utils import register_all_modules
+    from test_compat import _RunsCode
 
     import kd_plugins  # noqa: F401
     from conftest import ROOT
-    from test_compat import _RunsCode
-    from test_datasets import _load, bad_set
-    from test_distill import STUDENT, TEACHER, _algorithm, _save_model, _Toy, _toy_distiller
     from kd_plugins.models import (KDChannelWiseDivergence, KDClassificationKDLoss,
                                    KDLocalizationDistillLoss)
+    from test_datasets import _load, bad_set
+    from test_distill import STUDENT, TEACHER, _algorithm, _save_model, _Toy, _toy_distiller
     register_all_modules()
     tmp = tempfile.mkdtemp()
     teacher = osp.join(tmp, 'teacher.pth')

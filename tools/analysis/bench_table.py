@@ -24,7 +24,7 @@ def table(paths):
         if 'distill_step' not in ph:
             raise SystemExit(f'{path}: not a distillation benchmark (no distill_step)')
         a, b, c = (ph[k]['median_s'] for k in ('student_step', 'teacher_forward',
-                                                'distill_step'))
+                                               'distill_step'))
         mem = ' / '.join(f'{ph[k]["peak_mem_bytes"] / 2**20:.0f}' if 'peak_mem_bytes' in ph[k]
                          else '-' for k in ('student_step', 'teacher_forward', 'distill_step'))
         precision = r.get('precision', {})  # files of older versions: fp32, or AMP
@@ -38,7 +38,7 @@ def table(paths):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Benchmark JSON files -> markdown table',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('files', nargs='+', help='JSON files written by benchmark_kd.py --out')
     parser.add_argument('--out', help='also write the table to this file')
     args = parser.parse_args(argv)

@@ -7,11 +7,11 @@ over an image, one panel per feature-map level (the paper's Figure 2), as PNG.
 The image is sample --index of the config's --split dataset, through its test pipeline (no
 augmentation). Regions come from the student's own assignment for that image, exactly as during
 training: the student's loss runs once with the distiller's recorders, and the LD loss's
-``region_weights`` turns the recorded assigner call into weights (YOLOv8), or the YOLOv5 LD
-loss turns the recorded ground truth into YOLOv5's positives and anchor overlaps (a cell shows
-the largest weight of its anchors). KDR red, ELR cyan, opacity = weight; ground truth in white. --checkpoint loads trained weights (a distillation
-checkpoint or the student's); without it the student is untrained and its assignment reflects
-only the box geometry.
+``region_weights`` turns the recorded assigner call into weights (YOLOv8), or the YOLOv5 LD loss
+turns the recorded ground truth into YOLOv5's positives and anchor overlaps (a cell shows the
+largest weight of its anchors). KDR red, ELR cyan, opacity = weight; ground truth in white.
+--checkpoint loads trained weights (a distillation checkpoint or the student's); without it the
+student is untrained and its assignment reflects only the box geometry.
 """
 import argparse
 import os
@@ -25,7 +25,7 @@ import kd_plugins  # noqa: E402,F401
 def parse_args(argv=None):
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description='Draw KDR / ELR weights over an image',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='an LD distillation config (configs/ld/)')
     parser.add_argument('--index', type=int, default=0, help='sample index in the split')
     parser.add_argument('--split', choices=['train', 'val'], default='val',

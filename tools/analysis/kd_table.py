@@ -23,7 +23,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Table 1 layout from work dirs',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--run', nargs=3, action='append', required=True,
                         metavar=('METHOD', 'DATASET', 'WORK_DIR'),
                         help='one row: its method name, dataset name and work dir (repeat)')
@@ -39,6 +39,7 @@ def main(argv=None):
         cells.setdefault((method, dataset), []).append(last_metrics(work_dir))
         if method not in size:
             size[method] = model_complexity(work_dir_config(work_dir), args.img_size)
+
     def mean(method, dataset, key):
         runs = cells.get((method, dataset))
         return sum(m[key] for m in runs) / len(runs) if runs else None

@@ -1,5 +1,5 @@
 """Temperature sweep for a distillation config: run (or print) one training per temperature plus
-the baseline, then collect the paper's Table 2 and the training curves.
+the baseline, then collect Table 2 of Huang et al. (arXiv:2410.12259) and the training curves.
 
     python tools/analysis/ld_sweep.py CONFIG --baseline BASELINE_CONFIG \
         --temperatures 25 30 35 40 45 [--work-root work_dirs/ld_sweep] \
@@ -9,13 +9,13 @@ the baseline, then collect the paper's Table 2 and the training curves.
 --mode run     runs the missing ones here, one after the other, then collects (default);
 --mode collect only collects existing work dirs.
 
-The temperature is set on every distillation loss of CONFIG that has a ``temperature``
-argument (``model.distiller.distill_losses.<name>.temperature=T``). Work dirs:
-<work-root>/baseline and <work-root>/T<t>. Outputs: <out>.md and <out>.csv (run, temperature,
-mAP50, mAP50-95, precision, recall; baseline first; precision and recall when the config logs
-``pr/precision`` and ``pr/recall``; a baseline config without that metric is run through a
-derived config <work-root>/baseline_pr.py that adds CONFIG's) and <out>_curves.png (validation mAP50-95 and mAP50 vs epoch,
-training loss vs epoch, one line per run).
+The temperature is set on every distillation loss of CONFIG that has a ``temperature`` argument
+(``model.distiller.distill_losses.<name>.temperature=T``). Work dirs: <work-root>/baseline and
+<work-root>/T<t>. Outputs: <out>.md and <out>.csv (run, temperature, mAP50, mAP50-95, precision,
+recall; baseline first; precision and recall when the config logs ``pr/precision`` and
+``pr/recall``; a baseline config without that metric is run through a derived config
+<work-root>/baseline_pr.py that adds CONFIG's) and <out>_curves.png (validation mAP50-95 and mAP50
+vs epoch, training loss vs epoch, one line per run).
 """
 import argparse
 import inspect
@@ -31,7 +31,7 @@ sys.path.insert(0, ROOT)
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Temperature sweep: Table 2 and curves',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='the distillation config')
     parser.add_argument('--baseline', required=True, help='the baseline student config')
     parser.add_argument('--temperatures', type=float, nargs='+', required=True,

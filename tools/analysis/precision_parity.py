@@ -10,9 +10,10 @@ CPU, fp16 on CUDA); then the mAP of each and its difference to the fp32 run.
 Without ``--teacher-ckpt`` the teacher config is trained first (with ``--amp`` where the
 machine has it), into ``<out>/teacher``. The schedule options are the main job's
 (``tools/run_demo.py``: learning rate 0.08, 1-epoch warm-up, validation every 5 epochs and after
-the last, batch 8), given to the shipped demo configs as ``--cfg-options``. Each run's work dir is ``<out>/<mode>``; a run whose final checkpoint exists is
-not trained again. Writes ``<out>/parity.md`` and ``parity.csv``: mAP50 and mAP50-95 of the
-run's last validation (the EMA student) and the difference to the fp32 run, in points, with
+the last, batch 8), given to the shipped demo configs as ``--cfg-options``. Each run's work dir is
+``<out>/<mode>``; a run whose final checkpoint exists is not trained again. Writes
+``<out>/parity.md`` and ``parity.csv``: mAP50 and mAP50-95 of the run's last validation (the EMA
+student) and the difference to the fp32 run, in points, with
 the wall time of each training.
 """
 import argparse
@@ -36,7 +37,7 @@ MODES = {
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Same seed and schedule in three precisions',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='a distillation config')
     parser.add_argument('--teacher', help='the teacher config (trained when --teacher-ckpt '
                         'is not given)')
@@ -112,8 +113,8 @@ def train(config, work_dir, data, opts, flags):
 
 
 def main(argv=None):
-    from kd_plugins.analysis import last_metrics, write_table
     from distill import mixed_precision
+    from kd_plugins.analysis import last_metrics, write_table
     args = parse_args(argv)
     out = osp.abspath(args.out)
     os.makedirs(out, exist_ok=True)

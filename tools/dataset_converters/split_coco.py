@@ -17,7 +17,7 @@ from kd_plugins.datasets.converters import ROBOFLOW_GROUP, split_coco  # noqa: E
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Split a COCO json by ratio',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('ann_file', help='the COCO json to split (images are not moved)')
     parser.add_argument('out_dir', help='where <name>.json files go')
     parser.add_argument('--ratios', nargs='+', type=float, default=[8, 1, 1],

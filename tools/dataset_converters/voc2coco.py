@@ -14,7 +14,7 @@ from kd_plugins.datasets.converters import voc_to_coco  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Pascal VOC xml -> COCO json',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('xml_dir', help='folder of the .xml files (Annotations/)')
     parser.add_argument('image_dir', help='folder of the images (JPEGImages/)')
     parser.add_argument('out_json', help='the COCO json to write')

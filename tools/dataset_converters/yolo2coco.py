@@ -20,7 +20,7 @@ from kd_plugins.datasets.converters import yolo_to_coco  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='YOLO txt labels -> COCO json',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('image_dir', help='folder of the images')
     parser.add_argument('label_dir', help='folder of the <image stem>.txt label files')
     parser.add_argument('out_json', help='the COCO json to write')

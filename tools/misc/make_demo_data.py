@@ -14,7 +14,7 @@ from kd_plugins.datasets.demo_data import count_boxes, generate_demo_dataset  # 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('out_dir', nargs='?', default='data/demo', help='output folder')
     parser.add_argument('--num-train', type=int, default=400, help='train images')
     parser.add_argument('--num-val', type=int, default=100, help='val images')

@@ -10,8 +10,8 @@ from mmrazor.models.algorithms import FpnTeacherDistill
 from mmrazor.models.utils import add_prefix
 from mmrazor.registry import MODELS
 
-from ...engine.precision import (PRECISIONS, autocast, describe, fp32_recorded,
-                                 resolve_precision, to_fp32)
+from ...engine.precision import (PRECISIONS, autocast, describe, fp32_recorded, resolve_precision,
+                                 to_fp32)
 
 
 def model_cfg(cfg: Union[Dict, ConfigDict], role: str) -> ConfigDict:

@@ -119,7 +119,8 @@ class KDYOLOv5LDLoss(nn.Module):
     """
 
     def __init__(self, num_bins: int = 16, temperature: float = 10.0, kdr_weight: float = 1.0,
-                 elr_weight: float = 0.5, elr_iou_thr: float = ELR_IOU_THR, loss_weight: float = 0.01,
+                 elr_weight: float = 0.5, elr_iou_thr: float = ELR_IOU_THR,
+                 loss_weight: float = 0.01,
                  base_sizes=None, strides=None, prior_match_thr=None, near_neighbor_thr=None):
         super().__init__()
         self.regions = _YOLOv5Regions(base_sizes, strides, kdr_weight, elr_weight, elr_iou_thr,
