@@ -13,7 +13,11 @@ CONFIGS = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs
 
 
 def test_there_are_configs():
-    assert len(CONFIGS) >= 17
+    # exact, per folder: adding or removing a config must be a deliberate change of this list
+    per_folder = {}
+    for path in CONFIGS:
+        per_folder[path.split('/')[1]] = per_folder.get(path.split('/')[1], 0) + 1
+    assert per_folder == {'cwd': 17, 'ld': 11, 'yolov5': 16, 'yolov8': 11}
 
 
 @pytest.mark.parametrize('path', CONFIGS)
