@@ -36,7 +36,8 @@ FAMILIES = {
             'cwd': 'configs/cwd/cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py',
             'cwd_att': 'configs/cwd/cwd-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py',
             'ld': 'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py',
-        }),
+        },
+        lr_times_batch=0.64),  # tools/distill.py's default lr x batch size (see default_lr)
     'yolov8': dict(
         models={
             'n': 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py',
@@ -48,28 +49,27 @@ FAMILIES = {
             'cwd': 'configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py',
             'cwd_att': 'configs/cwd/cwd-att_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py',
             'ld': 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py',
-        }),
+        },
+        lr_times_batch=None),  # None: the family config's lr (see default_lr)
 }
 METHOD_NAMES = {'baseline': 'baseline (no KD)', 'cwd': 'CWD', 'cwd_att': 'CWD+attention',
                 'ld': 'LD'}
 SIZES = ('n', 's', 'm', 'l')
 
-# Project's choice: the default learning rate of tools/distill.py for YOLOv5 is
-# YOLOV5_LR_TIMES_BATCH / batch size. MMYOLO's YOLOv5 and YOLOv8 heads multiply their losses by
-# the number of images in the batch, so an SGD step grows with the batch: MMYOLO's recipe
-# (lr 0.01 for 8 GPUs x 16 images) steps by lr x images = 1.28, and the same lr 0.01 at batch 8
-# takes steps 16 times smaller. For YOLOv5 that leaves a short schedule barely started: on the
-# demo 0.08 at batch 8 gave 0.118 mAP50-95 where 0.01 gave 0.017 (docs/getting_started.md), so
-# 0.64 (half the recipe's step). For YOLOv8 the family's 0.01 stays: 0.08 did not train the
-# YOLOv8-S teacher faster on the hard-hat data (mAP50-95 0.003 at epoch 5 against 0.007 with
-# 0.01; docs/custom_dataset.md), and 0.01 trained it on potholes (docs/cwd.md).
-YOLOV5_LR_TIMES_BATCH = 0.64
-
-
+# Project's choice: the default learning rate of tools/distill.py is a family's ``lr_times_batch``
+# / batch size (YOLOv5: 0.64). MMYOLO's YOLOv5 and YOLOv8 heads multiply their losses by the number
+# of images in the batch, so an SGD step grows with the batch: MMYOLO's recipe (lr 0.01 for 8 GPUs
+# x 16 images) steps by lr x images = 1.28, and the same lr 0.01 at batch 8 takes steps 16 times
+# smaller. For YOLOv5 that leaves a short schedule barely started: on the demo 0.08 at batch 8 gave
+# 0.118 mAP50-95 where 0.01 gave 0.017 (docs/getting_started.md), so 0.64 (half the recipe's step).
+# For YOLOv8 the family's 0.01 stays: 0.08 did not train the YOLOv8-S teacher faster on the
+# hard-hat data (mAP50-95 0.003 at epoch 5 against 0.007 with 0.01; docs/custom_dataset.md), and
+# 0.01 trained it on potholes (docs/cwd.md).
 def default_lr(family: str, batch_size: int) -> Optional[float]:
     """tools/distill.py's learning rate when ``--lr`` is not given; None keeps the family
-    config's (see YOLOV5_LR_TIMES_BATCH)."""
-    return YOLOV5_LR_TIMES_BATCH / batch_size if family == 'yolov5' else None
+    config's (see the comment above)."""
+    per_image = FAMILIES[family]['lr_times_batch']
+    return None if per_image is None else per_image / batch_size
 
 
 # Project's choice: YOLOv8 turns mosaic off for the last sixth of a short schedule (MMYOLO: the
