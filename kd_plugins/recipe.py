@@ -65,6 +65,8 @@ SIZES = ('n', 's', 'm', 'l')
 # For YOLOv8 the family's 0.01 stays: 0.08 did not train the YOLOv8-S teacher faster on the
 # hard-hat data (mAP50-95 0.003 at epoch 5 against 0.007 with 0.01; docs/custom_dataset.md), and
 # 0.01 trained it on potholes (docs/cwd.md).
+
+
 def default_lr(family: str, batch_size: int) -> Optional[float]:
     """tools/distill.py's learning rate when ``--lr`` is not given; None keeps the family
     config's (see the comment above)."""
