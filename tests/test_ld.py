@@ -70,95 +70,78 @@ def test_ld_region_weights_and_flat_input():
         loss(s, t).item(), rel=1e-6)
 
 
-# ----------------------------------------------------------------------------- cls / obj KD
-def _cls(**kw):
-    return build(dict(type='KDClassificationKDLoss', **kw))
-
-
-def _obj(**kw):
-    return build(dict(type='KDObjectnessKDLoss', **kw))
-
-
-def test_cls_kd_golden_value():
-    s, t, y = torch.tensor([[math.log(3.)]]), torch.zeros(1, 1), torch.ones(1, 1)
-    label = -math.log(0.75)  # BCE(0.75, 1)
+# ------------------------------------------------- cls / obj KD terms, objectness label MSE
+def test_sigmoid_kd_golden_value_and_relative_form():
+    from kd_plugins.models.losses.ld_loss import sigmoid_kd
+    s, t = torch.tensor([[math.log(3.)]]), torch.zeros(1, 1)
     kd = -(0.5 * math.log(0.75) + 0.5 * math.log(0.25))  # BCE(0.75, 0.5)
-    assert _cls(gamma=0.5, temperature=1.)(s, t, y).item() == pytest.approx(
-        0.5 * kd + 0.5 * label, abs=1e-6)
-    assert _cls(gamma=1., temperature=1.)(s, t, y).item() == pytest.approx(kd, abs=1e-6)
+    assert sigmoid_kd(s, t, 1.).item() == pytest.approx(kd, abs=1e-6)
+    # relative: minus the teacher's own entropy H(0.5) = log 2 -> the binary KL
+    kl = kd - math.log(2.)
+    assert sigmoid_kd(s, t, 1., relative=True).item() == pytest.approx(kl, abs=1e-6)
+    assert sigmoid_kd(s, s.clone(), 7., relative=True).item() == pytest.approx(0., abs=1e-6)
 
 
-def test_cls_kd_gamma_zero_is_the_plain_label_loss():
-    from mmdet.models.losses import CrossEntropyLoss
-    torch.manual_seed(3)
-    s, t = torch.randn(7, 5), torch.randn(7, 5)
-    y = (torch.rand(7, 5) > 0.7).float()
-    plain = CrossEntropyLoss(use_sigmoid=True)(s, y)  # YOLOv5's loss_cls
-    assert _cls(gamma=0., temperature=30.)(s, t, y).item() == pytest.approx(plain.item(),
-                                                                            rel=1e-6)
-    assert _cls(gamma=0.5, temperature=30.)(s, t, y).item() != pytest.approx(plain.item())
-
-
-def test_cls_kd_t_squared_and_region_weight():
+def test_sigmoid_kd_t_squared_and_class_mean():
+    from kd_plugins.models.losses.ld_loss import sigmoid_kd
     torch.manual_seed(4)
-    s, t, y = torch.randn(4, 3), torch.randn(4, 3), torch.zeros(4, 3)
+    s, t = torch.randn(4, 3), torch.randn(4, 3)
     T = 25.
-    soft = torch.sigmoid(t / T)
-    per = torch.nn.functional.binary_cross_entropy_with_logits(s / T, soft,
+    per = torch.nn.functional.binary_cross_entropy_with_logits(s / T, torch.sigmoid(t / T),
                                                                reduction='none').mean(1)
-    w = torch.tensor([1., 0., 0., 1.])
-    expected = T * T * (per[0] + per[3]) / 2
-    assert _cls(gamma=1., temperature=T)(s, t, y, weight=w).item() == pytest.approx(
-        expected.item(), rel=1e-5)
+    assert torch.allclose(sigmoid_kd(s, t, T), T * T * per, rtol=1e-5)
 
 
-def test_obj_kd_golden_values_and_epsilon_zero():
-    from mmdet.models.losses import CrossEntropyLoss
-    s, t, y = torch.tensor([math.log(3.)]), torch.zeros(1), torch.ones(1)
-    assert _obj(epsilon=2.)(s, t, y).item() == pytest.approx(-math.log(0.75) + 2 * 0.0625,
-                                                             abs=1e-6)
-    assert _obj(epsilon=2., label_loss='mse')(s, t, y).item() == pytest.approx(
-        0.0625 + 2 * 0.0625, abs=1e-6)
-    torch.manual_seed(5)
-    s, t, y = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
-    plain = CrossEntropyLoss(use_sigmoid=True)(s, y)  # YOLOv5's loss_obj
-    assert _obj(epsilon=0.)(s, t, y).item() == pytest.approx(plain.item(), rel=1e-6)
+def test_objectness_kd_golden_value():
+    from kd_plugins.models.losses.ld_loss import objectness_kd
+    s, t = torch.tensor([math.log(3.)]), torch.zeros(1)
+    assert objectness_kd(s, t).item() == pytest.approx(0.0625, abs=1e-7)  # (0.75 - 0.5)^2
+
+
+def test_sigmoid_mse_loss_golden_values_weight_and_avg_factor():
+    from mmyolo.registry import MODELS as YOLO_MODELS
+    loss = YOLO_MODELS.build(dict(type='SigmoidMSELoss', loss_weight=2.))
+    s, y = torch.tensor([math.log(3.), 0.]), torch.tensor([1., 0.])
+    # (0.75 - 1)^2 = 0.0625 and (0.5 - 0)^2 = 0.25, mean 0.15625, x 2
+    assert loss(s, y).item() == pytest.approx(0.3125, abs=1e-6)
+    assert loss(s, y, weight=torch.tensor([1., 0.]), avg_factor=1.).item() == pytest.approx(
+        0.125, abs=1e-6)
+    assert loss(s, y, reduction_override='sum').item() == pytest.approx(0.625, abs=1e-6)
+    with pytest.raises(ValueError, match='differ in shape'):
+        loss(s, y[:1])
+    with pytest.raises(ValueError, match="reduction must be 'none', 'mean' or 'sum'"):
+        YOLO_MODELS.build(dict(type='SigmoidMSELoss', reduction='avg'))
+    assert YOLO_MODELS.get('SigmoidMSELoss').__module__.startswith('kd_plugins.')
 
 
 def test_gradients_reach_the_student_only():
+    from kd_plugins.models.losses.ld_loss import objectness_kd, sigmoid_kd
     torch.manual_seed(6)
-    cases = [(_ld(temperature=30.), (4, 4, 16), ()),
-             (_cls(gamma=0.5, temperature=30.), (4, 5), (torch.ones(4, 5), )),
-             (_obj(epsilon=1.), (2, 3, 4, 4), (torch.rand(2, 3, 4, 4), ))]
-    for loss, shape, extra in cases:
+    cases = [(_ld(temperature=30.), (4, 4, 16)),
+             (lambda s, t: sigmoid_kd(s, t, 30.).sum(), (4, 5)),
+             (lambda s, t: objectness_kd(s, t).sum(), (2, 3, 4, 4))]
+    for loss, shape in cases:
         s = torch.randn(*shape, requires_grad=True)
         t = torch.randn(*shape, requires_grad=True)
-        loss(s, t, *extra).backward()
+        loss(s, t).backward()
         assert s.grad is not None and s.grad.abs().sum() > 0
-        assert t.grad is None, type(loss).__name__
+        assert t.grad is None
 
 
 def test_bad_arguments_say_what_is_wrong():
     with pytest.raises(ValueError, match='temperature must be > 0, got 0'):
         _ld(temperature=0)
-    with pytest.raises(ValueError, match=r'gamma must be in \[0.0, 1.0\], got 1.5'):
-        _cls(gamma=1.5)
     with pytest.raises(ValueError, match='loss_weight must be >= 0.0, got -1'):
-        _obj(loss_weight=-1)
-    with pytest.raises(ValueError, match='epsilon must be >= 0.0, got -0.1'):
-        _obj(epsilon=-0.1)
-    with pytest.raises(ValueError, match="label_loss must be 'bce' or 'mse'"):
-        _obj(label_loss='l1')
+        _ld(loss_weight=-1)
     with pytest.raises(ValueError, match='same number of bins per edge'):
         _ld()(torch.zeros(2, 4, 16), torch.zeros(2, 4, 17))
 
 
 def test_names_do_not_shadow_upstream():
-    for name in ('KDLocalizationDistillLoss', 'KDClassificationKDLoss', 'KDObjectnessKDLoss'):
+    for name in ('KDLocalizationDistillLoss', 'KDDenseLDLoss'):
         assert MODELS.get(name).__module__.startswith('kd_plugins.')
 
 
-# ----------------------------------------------------------------------------- regions
 def test_kdr_and_elr_on_a_hand_built_example():
     gt = torch.tensor([[0., 0., 10., 10.]])
     priors = torch.tensor([

@@ -348,3 +348,40 @@ def test_algorithm_scales_the_student_label_loss_by_one_minus_gamma(gamma, tmp_p
     assert algo.distiller.distill_losses['loss_cls_kd'].loss_weight == pytest.approx(base)
     assert algo.distiller.distill_losses['loss_obj_kd'].loss_weight == pytest.approx(
         plain.model.bbox_head.loss_obj.loss_weight)
+
+
+def test_scale_student_label_loss_false_keeps_the_label_weight(tmp_path):
+    cfg = Config.fromfile('configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py')
+    cfg.model.teacher_ckpt = None
+    cfg.model.distiller.distill_losses.loss_cls_kd.scale_student_label_loss = False
+    plain = Config.fromfile('configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py')
+    init_default_scope('mmrazor')
+    algo = RAZOR_MODELS.build(cfg.model)
+    assert algo.student.bbox_head.loss_cls.loss_weight == pytest.approx(
+        plain.model.bbox_head.loss_cls.loss_weight)
+
+
+def test_literal_objectness_config_trains_the_student_with_mse_on_probabilities():
+    """configs/ld/ld-mse-obj_...: Huang et al.'s MSE(O_S, y) as the student's objectness label
+    loss, set through the architecture's cfg_path overrides; the teacher keeps its BCE and the
+    objectness KD takes the new loss's weight."""
+    cfg = Config.fromfile('configs/ld/ld-mse-obj_yolov5-s_yolov5-n_1xb8-30e_demo.py')
+    cfg.model.teacher_ckpt = None
+    init_default_scope('mmrazor')
+    algo = RAZOR_MODELS.build(cfg.model)
+    own = algo.student.bbox_head.loss_obj
+    assert type(own).__name__ == 'SigmoidMSELoss'
+    assert own.loss_weight == pytest.approx((256 / 640)**2)
+    assert type(algo.teacher.bbox_head.loss_obj).__name__ == 'CrossEntropyLoss'
+    assert algo.distiller.distill_losses['loss_obj_kd'].loss_weight == pytest.approx(
+        own.loss_weight)
+    # the rest of the student is the plain demo student's
+    plain = Config.fromfile('configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py')
+    plain.model.teacher_ckpt = None
+    ref = RAZOR_MODELS.build(plain.model)
+    assert type(ref.student.bbox_head.loss_obj).__name__ == 'CrossEntropyLoss'
+    assert ref.student.bbox_head.loss_cls.loss_weight == pytest.approx(
+        algo.student.bbox_head.loss_cls.loss_weight)
+    # MSE of the probability against the target: 0.75 vs 1 -> 0.0625, times the weight
+    pred, target = torch.full((1, 3, 2, 2), math.log(3.)), torch.ones(1, 3, 2, 2)
+    assert own(pred, target).item() == pytest.approx(0.0625 * own.loss_weight, rel=1e-6)

@@ -27,8 +27,8 @@ def main():
 
     import kd_plugins  # noqa: F401
     from conftest import ROOT
-    from kd_plugins.models import (KDChannelWiseDivergence, KDClassificationKDLoss,
-                                   KDLocalizationDistillLoss)
+    from kd_plugins.models import (KDChannelWiseDivergence, KDLocalizationDistillLoss,
+                                   KDYOLOv5ClsKDLoss)
     from test_datasets import _load, bad_set
     from test_distill import STUDENT, TEACHER, _algorithm, _save_model, _Toy, _toy_distiller
     register_all_modules()
@@ -112,7 +112,7 @@ def main():
         ('student 64 / teacher 128 channels, no projector', channels),
         ('student 8x8 / teacher 4x4 maps', spatial),
         ('LD temperature 0', lambda: KDLocalizationDistillLoss(temperature=0)),
-        ('classification KD gamma 1.5', lambda: KDClassificationKDLoss(gamma=1.5)),
+        ('classification KD gamma 1.5', lambda: KDYOLOv5ClsKDLoss(gamma=1.5)),
         ('negative loss weight', lambda: KDChannelWiseDivergence(loss_weight=-1)),
         ('unknown attention type (typo)', lambda: MODELS.build(dict(
             type='KDConnectorChain', _scope_='mmrazor',

@@ -17,7 +17,10 @@ ld_yolov5_distiller = dict(
     distill_losses=dict(
         loss_ld=dict(type='KDYOLOv5LDLoss', temperature=10.0, kdr_weight=1.0, elr_weight=0.5,
                      elr_iou_thr=0.3, loss_weight=0.01),
-        loss_cls_kd=dict(type='KDYOLOv5ClsKDLoss', gamma=0.5, temperature=1.0),
+        # gamma * KD + (1 - gamma) * CE(labels): the label part is the student head's own
+        # loss_cls, whose weight the algorithm multiplies by 1 - gamma at build time (logged)
+        loss_cls_kd=dict(type='KDYOLOv5ClsKDLoss', gamma=0.5, temperature=1.0,
+                         scale_student_label_loss=True),
         loss_obj_kd=dict(type='KDYOLOv5ObjKDLoss', epsilon=1.0)),
     loss_forward_mappings=dict(
         loss_ld=dict(

@@ -16,7 +16,10 @@ from ...engine.precision import (PRECISIONS, autocast, describe, fp32_recorded, 
 
 def model_cfg(cfg: Union[Dict, ConfigDict], role: str) -> ConfigDict:
     """The model config of ``cfg``: a model dict, or ``dict(cfg_path=...)`` naming a config file
-    (a local path, or ``package::path`` for configs shipped inside a package)."""
+    (a local path, or ``package::path`` for configs shipped inside a package). Other keys beside
+    ``cfg_path`` are merged into that file's ``model`` as a child config's would be
+    (``_delete_=True`` replaces a dict), e.g. ``dict(cfg_path=..., bbox_head=dict(loss_obj=...))``
+    changes the student's objectness loss without a second student config."""
     if 'cfg_path' not in cfg or 'type' in cfg:
         return ConfigDict(cfg)
     path = cfg['cfg_path']
@@ -28,6 +31,9 @@ def model_cfg(cfg: Union[Dict, ConfigDict], role: str) -> ConfigDict:
             raise FileNotFoundError(f'{role} config {path} does not exist (paths are relative to '
                                     'where tools/ are run, the repository root)')
         loaded = Config.fromfile(path)
+    overrides = {f'model.{k}': v for k, v in cfg.items() if k != 'cfg_path'}
+    if overrides:
+        loaded.merge_from_dict(overrides)
     model = loaded.model
     if 'data_preprocessor' in loaded and 'data_preprocessor' not in model:
         model.data_preprocessor = loaded.data_preprocessor
@@ -92,6 +98,20 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     connectors and losses see it. The choice is logged once, at the first training step.
     Connectors and distillation losses always run in fp32, also inside an ``--amp`` step (the
     student's recorded tensors are cast to fp32; gradients flow through the cast).
+
+    Two optional hooks of a distillation loss, called once at build time, after the student
+    is built (``_bind_losses_to_student``; both are logged):
+
+    * ``bind_student_head(head)``: the loss takes what it leaves unset from the student's
+      ``bbox_head`` (the YOLOv5 losses: anchors, strides, assignment thresholds, objectness
+      level weights, the label losses' weights);
+    * ``student_loss_scales``: a dict ``{name of a loss of the student head: factor}``; the
+      algorithm multiplies that loss's ``loss_weight`` by the factor. Huang et al.'s
+      classification loss, ``gamma * KD + (1 - gamma) * CE(labels)``, uses it: the label part
+      is the student head's own ``loss_cls``, scaled by ``1 - gamma``
+      (``KDYOLOv5ClsKDLoss(scale_student_label_loss=True)``, written out in
+      ``configs/ld/_base_/ld_yolov5_head.py``). The log says
+      ``loss_cls_kd: the student's own loss_cls weight x 0.5 -> ...``.
 
     Args:
         architecture (dict): The student.

@@ -1,10 +1,9 @@
 from .cwd_loss import KDChannelWiseDivergence
-from .ld_loss import (KDClassificationKDLoss, KDDenseLDLoss, KDLocalizationDistillLoss,
-                      KDObjectnessKDLoss)
+from .ld_loss import KDDenseLDLoss, KDLocalizationDistillLoss
 from .ld_yolov5_loss import KDYOLOv5ClsKDLoss, KDYOLOv5LDLoss, KDYOLOv5ObjKDLoss
+from .sigmoid_mse_loss import SigmoidMSELoss
 
 __all__ = [
-    'KDChannelWiseDivergence', 'KDLocalizationDistillLoss', 'KDClassificationKDLoss',
-    'KDObjectnessKDLoss', 'KDDenseLDLoss', 'KDYOLOv5LDLoss', 'KDYOLOv5ClsKDLoss',
-    'KDYOLOv5ObjKDLoss'
+    'KDChannelWiseDivergence', 'KDLocalizationDistillLoss', 'KDDenseLDLoss', 'KDYOLOv5LDLoss',
+    'KDYOLOv5ClsKDLoss', 'KDYOLOv5ObjKDLoss', 'SigmoidMSELoss'
 ]

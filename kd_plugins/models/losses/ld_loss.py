@@ -1,10 +1,11 @@
-"""Losses of localization distillation for YOLO: box edges as distributions (LD), classification
-KD and objectness KD.
+"""Localization distillation for YOLO: the LD loss on box edges as distributions, its dense
+(YOLOv8) form, and the per-location classification and objectness KD terms that the YOLOv5
+losses of ``ld_yolov5_loss.py`` assemble into Huang et al.'s three losses.
 
 References:
     G. Huang, A. Shen, Y. Hu, J. Du, J. Hu, Y. Liang, "Optimizing YOLOv5s Object Detection
     through Knowledge Distillation algorithm", arXiv:2410.12259, 2024 (position-information
-    distillation for YOLOv5, teacher YOLOv5-L, student YOLOv5-S: the three losses below);
+    distillation for YOLOv5, teacher YOLOv5-L, student YOLOv5-S);
     built on Z. Zheng et al., "Localization Distillation for Dense Object Detection", CVPR 2022,
     https://arxiv.org/abs/2102.12252 (LD), and X. Li et al., "Generalized Focal Loss: Learning
     Qualified and Distributed Bounding Boxes for Dense Object Detection", NeurIPS 2020 (box
@@ -121,87 +122,6 @@ class KDLocalizationDistillLoss(nn.Module):
         log_p_t = F.log_softmax(preds_T.detach() / t, dim=-1)
         kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).sum(-1)  # per location
         return self.loss_weight * t * t * _weighted_mean(kl, weight, avg_factor)
-
-
-@MODELS.register_module()
-class KDClassificationKDLoss(nn.Module):
-    r"""Classification knowledge distillation for sigmoid (per-class) YOLO classifiers:
-
-    .. math::
-        L = \gamma \, T^2 \, \mathrm{CE}(\sigma(z^S / T), \sigma(z^T / T))
-            + (1 - \gamma) \, \mathrm{CE}(\sigma(z^S), y)
-
-    Reading: YOLO classifies with one sigmoid per class, so CE is the binary cross-entropy per
-    class (averaged over locations and classes, the form of YOLOv5's ``loss_cls``); the
-    temperature softens both the teacher's and the student's logits (standard KD; Huang et al.
-    name only the teacher's), and :math:`T^2` keeps the gradient scale. The KD term is
-    a cross-entropy, as Huang et al. write it, so it is not zero when the student equals the
-    teacher (its minimum is the teacher's entropy). The KD term is averaged over the key
-    region with the given ``weight``; the label term over all given locations.
-    :math:`\gamma = 0` is exactly the plain label loss.
-
-    Args:
-        gamma (float): In [0, 1]. Defaults to 0.5.
-        temperature (float): T > 0. Defaults to 1.0.
-        loss_weight (float): >= 0. Defaults to 1.0.
-    """
-
-    def __init__(self, gamma: float = 0.5, temperature: float = 1.0, loss_weight: float = 1.0):
-        super().__init__()
-        self.gamma = _check('gamma', gamma, 0., 1.)
-        if not temperature > 0:
-            raise ValueError(f'temperature must be > 0, got {temperature}')
-        self.temperature = float(temperature)
-        self.loss_weight = _check('loss_weight', loss_weight, 0.)
-
-    def forward(self, preds_S: Tensor, preds_T: Tensor, labels: Tensor,
-                weight: Optional[Tensor] = None) -> Tensor:
-        """``preds_S``, ``preds_T``, ``labels``: (M, C) logits and targets in [0, 1];
-        ``weight``: (M,) region weights of the KD term."""
-        label_loss = F.binary_cross_entropy_with_logits(preds_S, labels.to(preds_S.dtype))
-        if self.gamma == 0:
-            return self.loss_weight * label_loss
-        kd_loss = _weighted_mean(sigmoid_kd(preds_S, preds_T, self.temperature), weight, None)
-        return self.loss_weight * (self.gamma * kd_loss + (1 - self.gamma) * label_loss)
-
-
-@MODELS.register_module()
-class KDObjectnessKDLoss(nn.Module):
-    r"""Objectness knowledge distillation:
-
-    .. math:: L = L_{obj}(O^S, y) + \epsilon \, \mathrm{MSE}(\sigma(O^S), \sigma(O^T))
-
-    Reading: Huang et al. write :math:`L_{obj}` as :math:`\mathrm{MSE}(O^S, y)`; YOLOv5 trains
-    objectness with binary cross-entropy against IoU targets. ``label_loss='bce'`` (default)
-    keeps YOLOv5's own objectness loss (averaged over locations, like YOLOv5's ``loss_obj``),
-    so :math:`\epsilon = 0` is exactly the baseline student; ``'mse'`` is Huang et al.'s literal
-    formula on probabilities. The KD term compares probabilities, teacher detached.
-
-    Args:
-        epsilon (float): >= 0. Defaults to 1.0.
-        label_loss (str): ``'bce'`` or ``'mse'``. Defaults to ``'bce'``.
-        loss_weight (float): >= 0. Defaults to 1.0.
-    """
-
-    def __init__(self, epsilon: float = 1.0, label_loss: str = 'bce', loss_weight: float = 1.0):
-        super().__init__()
-        self.epsilon = _check('epsilon', epsilon, 0.)
-        if label_loss not in ('bce', 'mse'):
-            raise ValueError(f"label_loss must be 'bce' or 'mse', got {label_loss!r}")
-        self.label_loss = label_loss
-        self.loss_weight = _check('loss_weight', loss_weight, 0.)
-
-    def forward(self, preds_S: Tensor, preds_T: Tensor, targets: Tensor) -> Tensor:
-        """``preds_S``, ``preds_T``: objectness logits; ``targets``: in [0, 1], same shape."""
-        targets = targets.to(preds_S.dtype)
-        if self.label_loss == 'bce':
-            plain = F.binary_cross_entropy_with_logits(preds_S, targets)
-        else:
-            plain = F.mse_loss(torch.sigmoid(preds_S), targets)
-        if self.epsilon == 0:
-            return self.loss_weight * plain
-        kd = objectness_kd(preds_S, preds_T).mean()
-        return self.loss_weight * (plain + self.epsilon * kd)
 
 
 @MODELS.register_module()

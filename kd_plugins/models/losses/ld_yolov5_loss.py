@@ -163,22 +163,29 @@ class KDYOLOv5ClsKDLoss(nn.Module):
     The cross-entropy is logged minus the teacher's entropy (the KL divergence: same gradients,
     0 when the student matches the teacher; at large T the plain CE is dominated by a constant).
 
-    The label part is the student head's own ``loss_cls``: the algorithm
-    (:class:`KDYOLOTeacherDistill`) multiplies its weight by ``1 - gamma`` once at build time
-    (``student_loss_scales``), so ``gamma = 0`` is exactly the plain student. Set
-    ``loss_weight`` to the student head's ``loss_cls`` weight so that gamma splits one budget.
+    The label part is the student head's own ``loss_cls``: with
+    ``scale_student_label_loss=True`` (default) the algorithm (:class:`KDYOLOTeacherDistill`)
+    multiplies its weight by ``1 - gamma`` once at build time, and logs it
+    (``student_loss_scales``), so ``gamma = 0`` is exactly the plain student. ``False`` leaves
+    the label loss at its full weight (then the total is ``gamma * KD + CE``, not Huang et al.'s
+    convex combination). ``loss_weight`` defaults to the student head's ``loss_cls`` weight, so
+    that gamma splits one budget.
 
     Args:
         gamma (float): In [0, 1]. Defaults to 0.5.
         temperature (float): T > 0. Defaults to 1.
         loss_weight (float, optional): >= 0. ``None`` (default): the student head's own
             ``loss_cls`` weight (before the ``1 - gamma`` scaling).
+        scale_student_label_loss (bool): Scale the student head's ``loss_cls`` weight by
+            ``1 - gamma`` (see above). Defaults to True.
         base_sizes, strides, prior_match_thr, near_neighbor_thr: as :class:`KDYOLOv5LDLoss`.
     """
 
     def __init__(self, gamma: float = 0.5, temperature: float = 1.0, loss_weight=None,
-                 base_sizes=None, strides=None, prior_match_thr=None, near_neighbor_thr=None):
+                 scale_student_label_loss: bool = True, base_sizes=None, strides=None,
+                 prior_match_thr=None, near_neighbor_thr=None):
         super().__init__()
+        self.scale_student_label_loss = bool(scale_student_label_loss)
         self.regions = _YOLOv5Regions(base_sizes, strides, 1.0, 0.0, 1.0, prior_match_thr,
                                       near_neighbor_thr)
         self.gamma = _check('gamma', gamma, 0., 1.)
@@ -195,7 +202,7 @@ class KDYOLOv5ClsKDLoss(nn.Module):
     @property
     def student_loss_scales(self) -> dict:
         """Factors the algorithm applies to the student head's own loss weights."""
-        return {'loss_cls': 1.0 - self.gamma}
+        return {'loss_cls': 1.0 - self.gamma} if self.scale_student_label_loss else {}
 
     def forward(self, preds_S: Sequence[Tensor], preds_T: Sequence[Tensor], gt) -> Tensor:
         b = preds_S[0].shape[0]
