@@ -100,6 +100,10 @@ def test_box_loss_targets_match_the_decoding():
     frac = pos - lo
     entropy = -(frac * frac.log() + (1 - frac) * (1 - frac).log()).mean()
     assert head.loss_bbox.dfl_terms[0].item() == pytest.approx(0.01 * entropy.item(), rel=1e-4)
+    # the logits travel with the boxes decoded from them; boxes without them are refused
+    assert decoded.edge_logits is logits
+    with pytest.raises(RuntimeError, match='without their edge logits'):
+        head.loss_bbox(decoded.clone(), tgt)
 
 
 def test_head_loss_has_dfl_and_keeps_the_recorded_ground_truth():

@@ -22,7 +22,7 @@ Loss: Learning Qualified and Distributed Bounding Boxes for Dense Object Detecti
 NeurIPS 2020 (edge distributions, DFL).
 """
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 from mmcv.cnn import ConvModule
@@ -138,11 +138,17 @@ class KDAnchorPointDistanceCoder:
 
 class _IoUAndDistributionLoss(nn.Module):
     """YOLOv5's box loss (CIoU on the expected box, returns the IoU for the objectness target),
-    plus DFL on the positives' edge logits, which the head hands over just before the call.
+    plus DFL on the positives' edge logits.
 
-    MMYOLO's ``YOLOv5Head.loss_by_feat`` calls ``_decode_bbox_to_xywh(retained_logits)`` and
-    then ``loss_bbox(decoded, targets)`` once per level; targets are (x, y, w, h) in cells,
-    x and y relative to the positive cell's corner, so the anchor point is (0.5, 0.5).
+    MMYOLO's ``YOLOv5Head.loss_by_feat`` calls ``decoded = _decode_bbox_to_xywh(logits)`` and
+    then ``loss_bbox(decoded, targets)`` once per level, with nothing else in between that
+    could carry the logits: the box loss sees only the decoded boxes. So the head's decoder
+    attaches the logits to the box tensor it returns (``decoded.edge_logits``) and this loss
+    reads them from there: the logits travel with the boxes decoded from them, no state is kept
+    between the two calls, and MMYOLO's loss loop is used as it is rather than rewritten here.
+    A change in MMYOLO that passes a different tensor fails loudly (no ``edge_logits``).
+    Targets are (x, y, w, h) in cells, x and y relative to the positive cell's corner, so the
+    anchor point is (0.5, 0.5).
     """
 
     def __init__(self, iou_loss: nn.Module, dfl_loss: nn.Module, bins: Tensor):
@@ -150,15 +156,15 @@ class _IoUAndDistributionLoss(nn.Module):
         self.iou_loss = iou_loss
         self.dfl_loss = dfl_loss
         self.low, self.step, self.num_bins = float(bins[0]), float(bins[1] - bins[0]), len(bins)
-        self.pending: Optional[Tensor] = None
         self.dfl_terms: List[Tensor] = []
 
     def forward(self, decoded: Tensor, targets: Tensor):
-        loss, iou = self.iou_loss(decoded, targets)
-        logits, self.pending = self.pending, None
+        logits = getattr(decoded, 'edge_logits', None)
         if logits is None:
-            raise RuntimeError('KDYOLOv5LDHead: no edge logits were handed over before the box '
-                               'loss (MMYOLO changed the order of calls in YOLOv5Head)')
+            raise RuntimeError('KDYOLOv5LDHead: the box loss got boxes without their edge '
+                               'logits (decoded.edge_logits): MMYOLO no longer passes the '
+                               "output of the head's _decode_bbox_to_xywh to loss_bbox as it is")
+        loss, iou = self.iou_loss(decoded, targets)
         xy, wh = targets[:, :2], targets[:, 2:]
         ltrb = torch.cat([0.5 - (xy - wh / 2), xy + wh / 2 - 0.5], dim=1)
         label = ((ltrb - self.low) / self.step).clamp(0, self.num_bins - 1 - 0.01)
@@ -228,11 +234,12 @@ class KDYOLOv5LDHead(YOLOv5Head):
     def _decode_bbox_to_xywh(self, bbox_pred: Tensor, priors_base_sizes: Tensor) -> Tensor:
         """Positives' edge logits (K, 4 * n) -> expected boxes (K, 4) as (x, y, w, h) in cells,
         x and y relative to the cell's corner (the frame of YOLOv5's box targets)."""
-        self.loss_bbox.pending = bbox_pred
         ltrb = self.expected_edges(bbox_pred.view(-1, 4, self.num_bins))
         wh = ltrb[:, :2] + ltrb[:, 2:]
         xy = 0.5 + (ltrb[:, 2:] - ltrb[:, :2]) / 2
-        return torch.cat([xy, wh], dim=1)
+        decoded = torch.cat([xy, wh], dim=1)
+        decoded.edge_logits = bbox_pred  # for the DFL term of loss_bbox (see its class)
+        return decoded
 
     def loss_by_feat(self, cls_scores, bbox_preds, objectnesses, batch_gt_instances,
                      batch_img_metas, batch_gt_instances_ignore=None) -> dict:
