@@ -243,11 +243,16 @@ teacher_channels = {teacher}  # and of the teacher
 
 
 def _connector(c, s, t):
-    """A connector of the method at these widths (projector: s -> t; attention: t)."""
+    """A connector of the method at these widths (projector: s -> t; attention: t); a list
+    (MMRazor's chain of connectors, applied in order) replaces the method's list."""
+    if isinstance(c, (list, tuple)):
+        return [_width(x, s, t) for x in c]
+    return dict(_width(c, s, t), _delete_=True)
+
+
+def _width(c, s, t):
     c = dict(c)
-    if c['type'] == 'KDConnectorChain':
-        c['connectors'] = [_connector(x, s, t) for x in c['connectors']]
-    elif c['type'] == 'KDChannelProjector':
+    if c['type'] == 'KDChannelProjector':
         c.update(student_channels=s, teacher_channels=t)
     elif c['type'] == 'KDChannelAttention':
         c['channels'] = t
@@ -321,8 +326,8 @@ def write_configs(out_dir: str, data, family: str, teacher: str, student: str,
             text += _CONNECTORS.format(student=neck_channels(family, student),
                                        teacher=neck_channels(family, teacher))
             model += (',\n    distiller=dict(connectors={\n'
-                      '        k: dict(_connector(c, student_channels[int(k[1:])], '
-                      'teacher_channels[int(k[1:])]), _delete_=True)\n'
+                      '        k: _connector(c, student_channels[int(k[1:])], '
+                      'teacher_channels[int(k[1:])])\n'
                       '        for k, c in _base_.model.distiller.connectors.items()}))\n')
         else:
             model += ')\n'

@@ -6,7 +6,7 @@ import torch
 from mmrazor.registry import MODELS
 
 from kd_plugins.models import (KDChannelAttention, KDChannelProjector, KDChannelWiseDivergence,
-                               KDConnectorChain, KDSpatialAttention)
+                               KDSpatialAttention)
 
 
 @pytest.fixture(autouse=True)
@@ -101,10 +101,16 @@ def test_levels_are_summed():
     assert loss(s, t).item() == pytest.approx((loss(s[0], t[0]) + loss(s[1], t[1])).item())
 
 
+def _chain(cfgs):
+    """MMRazor's own chain: a list of connectors under one name, applied in order."""
+    distiller = MODELS.build(dict(type='KDConfigurableDistiller', connectors=dict(s0=cfgs)))
+    return distiller.connectors['s0']
+
+
 def test_gradients_reach_student_and_connectors_never_teacher():
     student = torch.randn(2, 4, 6, 6, requires_grad=True)
     teacher = torch.randn(2, 8, 6, 6, requires_grad=True)
-    chain = KDConnectorChain([
+    chain = _chain([
         dict(type='KDChannelProjector', student_channels=4, teacher_channels=8),
         dict(type='KDChannelAttention', channels=8, reduction=2),
         dict(type='KDSpatialAttention', kernel_size=3)])
@@ -119,8 +125,8 @@ def _optimise_attention_only(teacher_side_too):
     torch.manual_seed(0)
     student = torch.randn(2, 16, 8, 8)  # the student's own weights are frozen: fixed maps
     teacher = torch.randn(2, 16, 8, 8) * 2
-    att = KDConnectorChain([dict(type='KDChannelAttention', channels=16),
-                            dict(type='KDSpatialAttention')])
+    att = _chain([dict(type='KDChannelAttention', channels=16),
+                  dict(type='KDSpatialAttention')])
     loss = cwd(tau=1.0)
     opt = torch.optim.Adam(att.parameters(), lr=0.05)
     first = None
@@ -177,13 +183,15 @@ def test_names_do_not_shadow_mmrazor():
     from mmrazor.models.losses import ChannelWiseDivergence
     assert MODELS.get('ChannelWiseDivergence') is ChannelWiseDivergence
     for name in ('KDChannelWiseDivergence', 'KDSpatialAttention', 'KDChannelAttention',
-                 'KDChannelProjector', 'KDConnectorChain'):
+                 'KDChannelProjector'):
         assert MODELS.get(name).__module__.startswith('kd_plugins.')
 
 
 @pytest.mark.parametrize('cfg,message', [
-    (dict(type='KDConnectorChain', connectors=[dict(type='KDSpatialAtention')]),
-     "KDConnectorChain connectors[0]: type 'KDSpatialAtention' is not registered; closest: "
+    (dict(type='KDConfigurableDistiller',
+          connectors=dict(s0=[dict(type='KDChannelAttention', channels=2),
+                              dict(type='KDSpatialAtention')])),
+     "connector 's0' [1]: type 'KDSpatialAtention' is not registered; closest: "
      "KDSpatialAttention"),
     (dict(type='KDConfigurableDistiller',
           connectors=dict(s0=dict(type='KDChanelProjector', student_channels=1,

@@ -222,7 +222,7 @@ def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
     assert cfg.optim_wrapper.optimizer.lr == 0.02
     assert cfg.model.teacher_ckpt == '/x/teacher.pth'
     # YOLOv8-M neck (widen 0.75, last stage 768) -> YOLOv8-N: the projector and attention widths
-    chain = cfg.model.distiller.connectors.s2.connectors
+    chain = cfg.model.distiller.connectors.s2  # MMRazor's list: projector, attention, ...
     assert (chain[0].student_channels, chain[0].teacher_channels, chain[1].channels) == (
         256, 576, 576)
     teacher = Config.fromfile(v8['teacher'])

@@ -10,13 +10,10 @@ _base_ = './cwd_fpn_yolov5-l_yolov5-s_8xb16-300e_coco.py'
 model = dict(
     distiller=dict(
         connectors={
-            f's{i}': dict(
-                _delete_=True,
-                type='KDConnectorChain',
-                connectors=[
-                    dict(type='KDChannelProjector', student_channels=s, teacher_channels=t),
-                    dict(type='KDChannelAttention', channels=t),
-                    dict(type='KDSpatialAttention', kernel_size=7),
-                ])
+            f's{i}': [  # MMRazor applies a list of connectors in order
+                dict(type='KDChannelProjector', student_channels=s, teacher_channels=t),
+                dict(type='KDChannelAttention', channels=t),
+                dict(type='KDSpatialAttention', kernel_size=7),
+            ]
             for i, (s, t) in enumerate(zip(_base_.student_channels, _base_.teacher_channels))
         }))

@@ -9,12 +9,9 @@ _base_ = './cwd_fpn_yolov8-l_yolov8-n_8xb16-500e_coco.py'
 model = dict(
     distiller=dict(
         connectors={
-            f's{i}': dict(
-                _delete_=True,
-                type='KDConnectorChain',
-                connectors=[
-                    dict(type='KDChannelProjector', student_channels=s, teacher_channels=t),
-                    dict(type='KDChannelAttention', channels=t),
-                ])
+            f's{i}': [  # MMRazor applies a list of connectors in order
+                dict(type='KDChannelProjector', student_channels=s, teacher_channels=t),
+                dict(type='KDChannelAttention', channels=t),
+            ]
             for i, (s, t) in enumerate(zip(_base_.student_channels, _base_.teacher_channels))
         }))

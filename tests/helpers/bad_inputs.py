@@ -115,8 +115,8 @@ def main():
         ('classification KD gamma 1.5', lambda: KDYOLOv5ClsKDLoss(gamma=1.5)),
         ('negative loss weight', lambda: KDChannelWiseDivergence(loss_weight=-1)),
         ('unknown attention type (typo)', lambda: MODELS.build(dict(
-            type='KDConnectorChain', _scope_='mmrazor',
-            connectors=[dict(type='KDSpatialAtention')]))),
+            type='KDConfigurableDistiller', _scope_='mmrazor',
+            connectors=dict(s0=[dict(type='KDSpatialAtention')])))),
         ('unknown loss type', lambda: MODELS.build(dict(
             type='KDConfigurableDistiller', _scope_='mmrazor',
             distill_losses=dict(loss_cwd=dict(type='KDChannelWiseDivergense'))))),

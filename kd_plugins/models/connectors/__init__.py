@@ -1,4 +1,4 @@
 from .attention_connector import KDChannelAttention, KDSpatialAttention
-from .projector_connector import KDChannelProjector, KDConnectorChain
+from .projector_connector import KDChannelProjector
 
-__all__ = ['KDChannelAttention', 'KDChannelProjector', 'KDConnectorChain', 'KDSpatialAttention']
+__all__ = ['KDChannelAttention', 'KDChannelProjector', 'KDSpatialAttention']

@@ -1,16 +1,14 @@
-"""Channel alignment (student width -> teacher width) and chaining of connectors.
+"""Channel alignment (student width -> teacher width). Chains (projector -> attention) are
+MMRazor's own: a list of connector configs under one connector name, applied in order.
 
 Shape shorthand: N batch, C channels, H x W the feature map.
 """
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import torch
 from mmcv.cnn import ConvModule
 from mmrazor.models.architectures.connectors.base_connector import BaseConnector
 from mmrazor.registry import MODELS
-from torch import nn
-
-from ..registry_check import check_type
 
 
 @MODELS.register_module()
@@ -43,34 +41,3 @@ class KDChannelProjector(BaseConnector):
             raise ValueError(f'KDChannelProjector(student_channels={self.student_channels}) got '
                              f'a map with {feature.shape[1]} channels {tuple(feature.shape)}')
         return self.proj(feature)
-
-
-@MODELS.register_module()
-class KDConnectorChain(BaseConnector):
-    """Connectors applied in order, e.g. projector -> channel attention -> spatial attention.
-
-    Args:
-        connectors (list[dict]): Configs of the connectors, first applied first.
-        init_cfg (dict, optional): Initialisation config.
-
-    Example:
-        >>> s0 = dict(type='KDConnectorChain', connectors=[
-        ...     dict(type='KDChannelProjector', student_channels=64, teacher_channels=256),
-        ...     dict(type='KDChannelAttention', channels=256),
-        ...     dict(type='KDSpatialAttention')])
-    """
-
-    def __init__(self, connectors: List[Dict], init_cfg: Optional[Dict] = None):
-        super().__init__(init_cfg)
-        if not connectors:
-            raise ValueError('KDConnectorChain needs at least one connector')
-        for i, c in enumerate(connectors):
-            check_type(c, f'KDConnectorChain connectors[{i}]')
-        # Built in MMRazor's scope whatever the caller's default scope is.
-        self.chain = nn.ModuleList(MODELS.build(dict(c, _scope_=c.get('_scope_', 'mmrazor')))
-                                   for c in connectors)
-
-    def forward_train(self, feature: torch.Tensor) -> torch.Tensor:
-        for connector in self.chain:
-            feature = connector(feature)
-        return feature
