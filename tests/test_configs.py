@@ -31,9 +31,9 @@ def test_config_loads_and_builds(path, tiny_data):
     # Every config checks its data while loading it, reseeds per epoch (an exact --resume)
     # and logs host memory.
     for split in ('train', 'val', 'test'):
-        assert cfg[f'{split}_dataloader'].dataset.type == 'KDYOLOv5CocoDataset', split
-    assert cfg.default_hooks.epoch_seed.type == 'KDEpochSeedHook'
-    assert cfg.default_hooks.memory.type == 'KDMemoryHook'
+        assert cfg[f'{split}_dataloader'].dataset.type == 'CheckedYOLOv5CocoDataset', split
+    assert cfg.default_hooks.epoch_seed.type == 'EpochSeedHook'
+    assert cfg.default_hooks.memory.type == 'HostMemoryHook'
     if 'distiller' in cfg.model:  # a distillation: check the student (the teacher is checked
         from mmrazor.registry import MODELS as RAZOR_MODELS  # when it is built)
         algorithm = RAZOR_MODELS.build(dict(cfg.model, teacher_ckpt=None))
@@ -96,3 +96,21 @@ def test_algorithm_readme_and_metafile_agree(algo):
                 model['Metadata']['Student']['Metrics']['box AP']]
         cells = [f'{v / 100:.3f}' for v in want]
         assert any(' | '.join(cells) in r for r in row), (model['Name'], cells, row)
+
+
+def test_modules_unrelated_to_distillation_carry_no_kd_prefix():
+    """The ``KD`` prefix is kept for what is about distillation; the checked dataset, the
+    hooks, the metric, the box coder and the objectness loss are named for what they are, and
+    their old ``KD*`` names are gone from the registries."""
+    import mmyolo.registry as yolo
+
+    import kd_plugins  # noqa: F401
+    renamed = {yolo.DATASETS: ('CheckedYOLOv5CocoDataset', 'KDYOLOv5CocoDataset'),
+               yolo.HOOKS: ('EpochSeedHook', 'KDEpochSeedHook'),
+               yolo.METRICS: ('DetPrecisionRecallMetric', 'KDPrecisionRecallMetric'),
+               yolo.TASK_UTILS: ('AnchorPointDistanceCoder', 'KDAnchorPointDistanceCoder')}
+    renamed_hooks = ('HostMemoryHook', 'KDMemoryHook')
+    for registry, (new, old) in list(renamed.items()) + [(yolo.HOOKS, renamed_hooks)]:
+        assert registry.get(new).__module__.startswith('kd_plugins.'), new
+        assert old not in registry.module_dict, old
+    assert yolo.MODELS.get('SigmoidMSELoss').__module__.startswith('kd_plugins.')

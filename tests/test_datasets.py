@@ -216,7 +216,7 @@ def test_split_keeps_roboflow_copies_together_and_subsets(tmp_path):
         split_coco(ann, str(tmp_path / 'x'), subset=1000)
 
 
-# ---- KDYOLOv5CocoDataset: the data is checked while it loads -------------------------------
+# ---- CheckedYOLOv5CocoDataset: the data is checked while it loads -------------------------------
 
 def _coco_set(root, images=None, annotations=None, categories=None):
     """Two 100x80 images with one box each (classes 'a' = id 1, 'b' = id 2) in ``root``."""
@@ -236,7 +236,7 @@ def _coco_set(root, images=None, annotations=None, categories=None):
     return str(root)
 
 
-def _load(root, dataset='KDYOLOv5CocoDataset', classes=('a', 'b'), **kwargs):
+def _load(root, dataset='CheckedYOLOv5CocoDataset', classes=('a', 'b'), **kwargs):
     from mmyolo.registry import DATASETS
     from mmyolo.utils import register_all_modules
     register_all_modules()

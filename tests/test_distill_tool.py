@@ -232,7 +232,7 @@ def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
     # the LD config keeps its precision/recall metric beside the COCO one, on this data
     ld = Config.fromfile(v8['ld'])
     assert ld.val_evaluator[0].ann_file == data.ann_files['val']
-    assert ld.val_evaluator[1].type == 'KDPrecisionRecallMetric'
+    assert ld.val_evaluator[1].type == 'DetPrecisionRecallMetric'
 
     v5 = write_configs(str(tmp_path / 'v5'), data, 'yolov5', 's', 'n', ['ld'], 416, 7, 9,
                        '/x/t.pth')

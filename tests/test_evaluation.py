@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import kd_plugins  # noqa: F401
-from kd_plugins.evaluation import KDPrecisionRecallMetric
+from kd_plugins.evaluation import DetPrecisionRecallMetric
 
 
 def _sample(pred, gt):
@@ -17,7 +17,7 @@ def _sample(pred, gt):
 
 
 def test_precision_recall_on_a_hand_built_case():
-    metric = KDPrecisionRecallMetric(score_thr=0.25, iou_thr=0.5)
+    metric = DetPrecisionRecallMetric(score_thr=0.25, iou_thr=0.5)
     box0, box1 = [0, 0, 10, 10], [20, 0, 30, 10]
     image1 = _sample(
         ([box0, box0, [24, 0, 34, 10], box1],  # exact, duplicate, IoU 6/14 = 0.43, exact
@@ -30,17 +30,17 @@ def test_precision_recall_on_a_hand_built_case():
     assert metric.compute_metrics(metric.results) == dict(precision=pytest.approx(0.25),
                                                           recall=pytest.approx(0.5))
     # a lower IoU threshold makes the 0.43 box a match; the wrong class never matches
-    metric = KDPrecisionRecallMetric(score_thr=0.25, iou_thr=0.4)
+    metric = DetPrecisionRecallMetric(score_thr=0.25, iou_thr=0.4)
     metric.process({}, [image1, image2])
     assert metric.compute_metrics(metric.results) == dict(precision=pytest.approx(0.5),
                                                           recall=pytest.approx(1.0))
-    metric = KDPrecisionRecallMetric(score_thr=0.0, iou_thr=0.5)
+    metric = DetPrecisionRecallMetric(score_thr=0.0, iou_thr=0.5)
     metric.process({}, [_sample(([box1], [0.9], [0]), ([box1], [1]))])
     assert metric.compute_metrics(metric.results) == dict(precision=0.0, recall=0.0)
 
 
 def test_precision_recall_bad_thresholds():
     with pytest.raises(ValueError, match='score_thr must be in'):
-        KDPrecisionRecallMetric(score_thr=1.5)
+        DetPrecisionRecallMetric(score_thr=1.5)
     with pytest.raises(ValueError, match=r'iou_thr in \(0, 1\]'):
-        KDPrecisionRecallMetric(iou_thr=0)
+        DetPrecisionRecallMetric(iou_thr=0)

@@ -26,7 +26,7 @@ def _resume_config(tiny_data, teacher, tmp_path, kill_at=None):
         'log_processor.window_size': 1})  # log each iteration's values, not running means
     cfg.custom_hooks[1].switch_epoch = 3
     cfg.custom_hooks.append(dict(type='mmrazor.StopDistillHook', stop_epoch=3))
-    assert cfg.default_hooks.epoch_seed.type == 'KDEpochSeedHook'  # from the configs
+    assert cfg.default_hooks.epoch_seed.type == 'EpochSeedHook'  # from the configs
     if kill_at is not None:
         cfg.custom_imports.imports.append('kd_test_hooks')
         cfg.custom_hooks.append(dict(type='KDTestKillHook', at_iter=kill_at))
@@ -126,10 +126,10 @@ def test_epoch_seed_hook_seeds_every_generator_and_the_workers():
 
     import numpy as np
 
-    from kd_plugins.engine import KDEpochSeedHook, epoch_seed
+    from kd_plugins.engine import EpochSeedHook, epoch_seed
     seeds = {epoch_seed(7, e) for e in range(100)} | {epoch_seed(8, e) for e in range(100)}
     assert len(seeds) == 200 and all(0 <= s < 2**32 for s in seeds)
-    hook = KDEpochSeedHook()
+    hook = EpochSeedHook()
     runner, _ = _runner(epoch=3, workers=2, persistent=False)
     hook.before_train_epoch(runner)
     drawn = (random.random(), np.random.rand(), torch.rand(1).item())

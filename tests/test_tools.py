@@ -167,7 +167,7 @@ def test_ld_sweep_prints_commands_then_collects_table_and_curves(tmp_path):
     derived, plain = Config.fromfile(str(root / 'baseline_pr.py')), Config.fromfile(base)
     assert derived.model == plain.model
     assert [e['type'] for e in derived.val_evaluator] == ['mmdet.CocoMetric',
-                                                          'KDPrecisionRecallMetric']
+                                                          'DetPrecisionRecallMetric']
     assert derived.val_evaluator[1]['score_thr'] == 0.25
     assert cmds[2] == (f'python tools/train.py {ld} --work-dir {root}/T25 --cfg-options '
                        'randomness.seed=0 model.distiller.distill_losses.loss_ld.temperature=25.0')

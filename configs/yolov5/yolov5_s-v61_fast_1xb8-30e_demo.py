@@ -88,7 +88,7 @@ train_dataloader = dict(
     num_workers=train_num_workers,
     persistent_workers=persistent_workers,
     dataset=dict(
-        type='KDYOLOv5CocoDataset',  # checks the data while loading it
+        type='CheckedYOLOv5CocoDataset',  # checks the data while loading it
         data_root=data_root,
         metainfo=metainfo,
         ann_file=train_ann_file,
@@ -100,7 +100,7 @@ val_dataloader = dict(
     num_workers=val_num_workers,
     persistent_workers=persistent_workers,
     dataset=dict(
-        type='KDYOLOv5CocoDataset',  # checks the data while loading it
+        type='CheckedYOLOv5CocoDataset',  # checks the data while loading it
         data_root=data_root,
         metainfo=metainfo,
         ann_file=val_ann_file,
@@ -115,8 +115,8 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(lr=base_lr, batch_size_per_gpu=train_batch_size_per_gpu))
 
 default_hooks = dict(
-    epoch_seed=dict(type='KDEpochSeedHook'),  # --resume repeats an uninterrupted run
-    memory=dict(type='KDMemoryHook'),  # host memory in the log every epoch
+    epoch_seed=dict(type='EpochSeedHook'),  # --resume repeats an uninterrupted run
+    memory=dict(type='HostMemoryHook'),  # host memory in the log every epoch
     param_scheduler=dict(max_epochs=max_epochs, warmup_mim_iter=warmup_iters),
     checkpoint=dict(interval=save_epoch_intervals, max_keep_ckpts=max_keep_ckpts),
     logger=dict(type='LoggerHook', interval=log_interval))

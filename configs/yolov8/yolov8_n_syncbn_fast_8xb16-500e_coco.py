@@ -8,9 +8,9 @@ custom_imports = dict(imports=['kd_plugins'], allow_failed_imports=False)
 # does, not a stop for a large set; docs/troubleshooting.md); seeds set per epoch so that
 # --resume repeats an uninterrupted run (kd_plugins/engine/seed.py); host memory logged.
 train_dataloader = dict(
-    dataset=dict(type='KDYOLOv5CocoDataset', check_images='exists', bad_boxes='warn'))
+    dataset=dict(type='CheckedYOLOv5CocoDataset', check_images='exists', bad_boxes='warn'))
 val_dataloader = dict(
-    dataset=dict(type='KDYOLOv5CocoDataset', check_images='exists', bad_boxes='warn'))
+    dataset=dict(type='CheckedYOLOv5CocoDataset', check_images='exists', bad_boxes='warn'))
 test_dataloader = val_dataloader
 default_hooks = dict(
-    epoch_seed=dict(type='KDEpochSeedHook'), memory=dict(type='KDMemoryHook'))
+    epoch_seed=dict(type='EpochSeedHook'), memory=dict(type='HostMemoryHook'))

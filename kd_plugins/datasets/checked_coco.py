@@ -40,7 +40,7 @@ def image_problem(path: str, how: str) -> str:
 
 
 @DATASETS.register_module()
-class KDYOLOv5CocoDataset(YOLOv5CocoDataset):
+class CheckedYOLOv5CocoDataset(YOLOv5CocoDataset):
     """MMYOLO's ``YOLOv5CocoDataset`` that stops at load time, naming the file, on data that
     would otherwise train silently wrong or fail deep in a data worker.
 

@@ -116,7 +116,7 @@ def _add_box(coco: dict, report: ConversionReport, image_id: int, cat: int,
         report.warn('clipped_box', f'{where}: box {box} crosses the {w}x{h} image border, '
                     'clipped', strict)
     bw, bh = cx2 - cx1, cy2 - cy1
-    if bw < 1 or bh < 1:  # MMDetection drops these when it loads (KDYOLOv5CocoDataset stops)
+    if bw < 1 or bh < 1:  # MMDetection drops these when it loads (CheckedYOLOv5CocoDataset stops)
         report.warn('tiny_box', f'{where}: box {box} is under 1 px wide or high in the {w}x{h} '
                     'image, skipped', strict)
         return

@@ -73,7 +73,7 @@ def memory_mib() -> Dict[str, float]:
 
 
 @HOOKS.register_module()
-class KDMemoryHook(Hook):
+class HostMemoryHook(Hook):
     """Log the host memory (resident set) of training after every ``interval`` epochs.
 
     One log line per epoch, ``Epoch <e> host memory: main <m> MiB (peak <p>), <k> data
@@ -100,7 +100,7 @@ class KDMemoryHook(Hook):
         mem = memory_mib()
         if not mem:
             if not self._said_unavailable:
-                runner.logger.info('KDMemoryHook: /proc is not available here; no memory log')
+                runner.logger.info('HostMemoryHook: /proc is not available here; no memory log')
                 self._said_unavailable = True
             return
         runner.logger.info(

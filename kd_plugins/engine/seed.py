@@ -14,7 +14,7 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 @HOOKS.register_module()
-class KDEpochSeedHook(Hook):
+class EpochSeedHook(Hook):
     """Reseed Python, NumPy and PyTorch (and the data workers) at the start of every training
     epoch from ``(runner.seed, epoch)``.
 

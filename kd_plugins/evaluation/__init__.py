@@ -1,3 +1,3 @@
-from .precision_recall import KDPrecisionRecallMetric, match_image
+from .precision_recall import DetPrecisionRecallMetric, match_image
 
-__all__ = ['KDPrecisionRecallMetric', 'match_image']
+__all__ = ['DetPrecisionRecallMetric', 'match_image']

@@ -38,14 +38,14 @@ def match_image(pred_bboxes: np.ndarray, pred_scores: np.ndarray, pred_labels: n
 
 
 @METRICS.register_module()
-class KDPrecisionRecallMetric(BaseMetric):
+class DetPrecisionRecallMetric(BaseMetric):
     """Detection precision and recall over the dataset at a stated score and IoU threshold.
 
     ``precision = TP / (TP + FP)`` and ``recall = TP / #ground truth`` with the greedy
     class-aware matching of :func:`match_image`, summed over all images. Logged as
     ``pr/precision`` and ``pr/recall`` (the thresholds are in the log line and the config).
     Use it beside COCO mAP: ``val_evaluator = [dict(type='mmdet.CocoMetric', ...),
-    dict(type='KDPrecisionRecallMetric', score_thr=0.25, iou_thr=0.5)]``. Ground truth comes
+    dict(type='DetPrecisionRecallMetric', score_thr=0.25, iou_thr=0.5)]``. Ground truth comes
     from the data samples (``LoadAnnotations`` in the test pipeline, after the resize, so in
     original image coordinates like the predictions); ignored boxes are not used.
 

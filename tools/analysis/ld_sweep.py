@@ -82,7 +82,7 @@ def baseline_with_pr(baseline: str, config: str, work_root: str) -> str:
     def pr_metrics(path):
         evaluator = Config.fromfile(path).get('val_evaluator', [])
         evaluator = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
-        return [e for e in evaluator if e.get('type') == 'KDPrecisionRecallMetric']
+        return [e for e in evaluator if e.get('type') == 'DetPrecisionRecallMetric']
 
     theirs = pr_metrics(config)
     if pr_metrics(baseline) or not theirs:

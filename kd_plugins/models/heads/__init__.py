@@ -1,3 +1,3 @@
-from .yolov5_ld_head import KDAnchorPointDistanceCoder, KDYOLOv5LDHead, KDYOLOv5LDHeadModule
+from .yolov5_ld_head import KDYOLOv5LDHead, KDYOLOv5LDHeadModule
 
-__all__ = ['KDYOLOv5LDHead', 'KDYOLOv5LDHeadModule', 'KDAnchorPointDistanceCoder']
+__all__ = ['KDYOLOv5LDHead', 'KDYOLOv5LDHeadModule']

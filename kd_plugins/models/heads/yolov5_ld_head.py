@@ -13,7 +13,8 @@ YOLOv5's anchors, assignment (shape match + neighbouring cells), objectness and 
 * training on ground truth adds a distribution loss (DFL, MMDetection's
   ``DistributionFocalLoss``) on the edges of the positives to YOLOv5's CIoU loss, which acts on
   the expected box;
-* at inference boxes are decoded as the expectation (:class:`KDAnchorPointDistanceCoder`).
+* at inference boxes are decoded as the expectation
+  (:class:`~kd_plugins.models.task_modules.AnchorPointDistanceCoder`).
 
 References: G. Huang, A. Shen, Y. Hu, J. Du, J. Hu, Y. Liang, "Optimizing YOLOv5s Object
 Detection through Knowledge Distillation algorithm", arXiv:2410.12259, 2024 (the decoupled head
@@ -31,7 +32,7 @@ from mmengine.dist import get_dist_info
 from mmengine.model import BaseModule
 from mmyolo.models.dense_heads import YOLOv5Head
 from mmyolo.models.utils import make_divisible
-from mmyolo.registry import MODELS, TASK_UTILS
+from mmyolo.registry import MODELS
 from torch import Tensor, nn
 
 
@@ -123,19 +124,6 @@ class KDYOLOv5LDHeadModule(BaseModule):
         return cls_scores, bbox_preds, objectnesses
 
 
-@TASK_UTILS.register_module()
-class KDAnchorPointDistanceCoder:
-    """Boxes from edge distances (left, top, right, bottom, in strides) measured from the
-    centre of each anchor box (the anchor point)."""
-
-    def decode(self, priors: Tensor, distances: Tensor, stride: Tensor) -> Tensor:
-        """``priors`` (..., P, 4) xyxy anchors, ``distances`` (B, P, 4), ``stride`` (P,) ->
-        (B, P, 4) xyxy boxes."""
-        centre = (priors[..., :2] + priors[..., 2:]) / 2
-        d = distances * stride[:, None]
-        return torch.cat([centre - d[..., :2], centre + d[..., 2:]], dim=-1)
-
-
 class _IoUAndDistributionLoss(nn.Module):
     """YOLOv5's box loss (CIoU on the expected box, returns the IoU for the objectness target),
     plus DFL on the positives' edge logits.
@@ -195,7 +183,7 @@ class KDYOLOv5LDHead(YOLOv5Head):
                  head_module: ConfigType,
                  num_bins: int = 16,
                  edge_range: Sequence[float] = (-1.0, 14.0),
-                 bbox_coder: ConfigType = dict(type='KDAnchorPointDistanceCoder'),
+                 bbox_coder: ConfigType = dict(type='AnchorPointDistanceCoder'),
                  loss_dfl: ConfigType = dict(
                      type='mmdet.DistributionFocalLoss', reduction='mean', loss_weight=0.01),
                  **kwargs):
