@@ -1,16 +1,14 @@
 # YOLOv5-L on COCO: MMYOLO's recipe (8 GPUs x 16 images, 300 epochs, COCO under data/coco/ as
-# MMYOLO lays it out; a symlink works) with kd_plugins loaded so that it runs on modern torch.
+# MMYOLO lays it out; a symlink works) with what this project adds (../_base_/kd_plugins_coco.py:
+# kd_plugins loaded for modern torch, data checked while it loads, per-epoch seeds, host memory
+# logged).
 #   bash tools/dist_train.sh configs/yolov5/yolov5_l-v61_syncbn_fast_8xb16-300e_coco.py 8
-_base_ = 'mmyolo::yolov5/yolov5_l-v61_syncbn_fast_8xb16-300e_coco.py'
-custom_imports = dict(imports=['kd_plugins'], allow_failed_imports=False)
+_base_ = [
+    'mmyolo::yolov5/yolov5_l-v61_syncbn_fast_8xb16-300e_coco.py',
+    '../_base_/kd_plugins_coco.py'
+]
 
-# kd_plugins: data checked while it loads (degenerate boxes logged and dropped as MMDetection
-# does, not a stop for a large set; docs/troubleshooting.md); seeds set per epoch so that
-# --resume repeats an uninterrupted run (kd_plugins/engine/seed.py); host memory logged.
-train_dataloader = dict(
-    dataset=dict(type='CheckedYOLOv5CocoDataset', check_images='exists', bad_boxes='warn'))
-val_dataloader = dict(
-    dataset=dict(type='CheckedYOLOv5CocoDataset', check_images='exists', bad_boxes='warn'))
+train_dataloader = dict(dataset=_base_.checked_coco_dataset)
+val_dataloader = dict(dataset=_base_.checked_coco_dataset)
 test_dataloader = val_dataloader
-default_hooks = dict(
-    epoch_seed=dict(type='EpochSeedHook'), memory=dict(type='HostMemoryHook'))
+default_hooks = _base_.run_hooks

@@ -5,14 +5,17 @@
 #          ../shared/data/pothole/train/labels data/pothole/annotations/train.json --classes pothole
 #      python tools/dataset_converters/yolo2coco.py ../shared/data/pothole/valid/images \
 #          ../shared/data/pothole/valid/labels data/pothole/annotations/valid.json --classes pothole
-# 2. Train and evaluate (the images stay where they are; POTHOLE_ROOT moves them):
+# 2. Train and evaluate (the images stay where they are, POTHOLE_ROOT names the folder):
+#      export POTHOLE_ROOT=../shared/data/pothole
 #      python tools/train.py configs/yolov5/yolov5_n-v61_fast_1xb8-30e_pothole.py
 _base_ = './yolov5_n-v61_fast_1xb8-30e_demo.py'
 
 # ========================Frequently modified parameters======================
 # Paths are relative to where tools/ are run (the repository root), or absolute.
 data_root = ''
-image_root = '{{$POTHOLE_ROOT:../shared/data/pothole}}/'  # images of the YOLO export
+# The images of the YOLO export: data/pothole/ by default (a copy or a link of the export's
+# train/ and valid/ folders), or wherever POTHOLE_ROOT points (POTHOLE_ROOT=../shared/data/pothole).
+image_root = '{{$POTHOLE_ROOT:data/pothole}}/'
 train_ann_file = 'data/pothole/annotations/train.json'  # written by yolo2coco.py
 train_data_prefix = image_root + 'train/images/'
 val_ann_file = 'data/pothole/annotations/valid.json'

@@ -1,13 +1,16 @@
 # YOLOv8-S on road potholes (the CWD teacher there): the pattern to copy for your own dataset
 # (docs/custom_dataset.md). Convert the labels once as in
 # configs/yolov5/yolov5_n-v61_fast_1xb8-30e_pothole.py, then:
+#   export POTHOLE_ROOT=../shared/data/pothole  # where the export's images are
 #   python tools/train.py configs/yolov8/yolov8_s_fast_1xb8-30e_pothole.py
 _base_ = './yolov8_s_fast_1xb8-30e_demo.py'
 
 # ========================Frequently modified parameters======================
 # Paths are relative to where tools/ are run (the repository root), or absolute.
 data_root = ''
-image_root = '{{$POTHOLE_ROOT:../shared/data/pothole}}/'  # images of the YOLO export
+# The images of the YOLO export: data/pothole/ by default (a copy or a link of the export's
+# train/ and valid/ folders), or wherever POTHOLE_ROOT points (POTHOLE_ROOT=../shared/data/pothole).
+image_root = '{{$POTHOLE_ROOT:data/pothole}}/'
 train_ann_file = 'data/pothole/annotations/train.json'  # written by yolo2coco.py
 train_data_prefix = image_root + 'train/images/'
 val_ann_file = 'data/pothole/annotations/valid.json'
