@@ -1,8 +1,9 @@
 """Host memory of a training run, logged every epoch: main process and data workers."""
 import os
-from typing import Dict, List
+from typing import Dict, List, Union
 
 from mmengine.hooks import Hook
+from mmengine.runner import Runner
 from mmyolo.registry import HOOKS
 
 
@@ -36,7 +37,7 @@ def _pss_mib(pid) -> float:
     return 0.0
 
 
-def child_pids(pid='self') -> List[int]:
+def child_pids(pid: Union[int, str] = 'self') -> List[int]:
     """Direct children of a process (the data loader's workers of a training process)."""
     pids = []
     try:
@@ -94,7 +95,7 @@ class HostMemoryHook(Hook):
         self.interval = interval
         self._said_unavailable = False
 
-    def after_train_epoch(self, runner) -> None:
+    def after_train_epoch(self, runner: Runner) -> None:
         if not self.every_n_epochs(runner, self.interval):
             return
         mem = memory_mib()

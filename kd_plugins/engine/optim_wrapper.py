@@ -6,6 +6,7 @@ MMEngine 0.10.7's ``AmpOptimWrapper`` asserts a CUDA, NPU, MLU or MUSA device, s
 """
 import types
 from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 from mmengine.optim import OptimWrapper
@@ -88,7 +89,7 @@ class CPUAmpOptimWrapper(OptimWrapper):
         self._prepared.add(id(model))
 
     @contextmanager
-    def optim_context(self, model: nn.Module):
+    def optim_context(self, model: nn.Module) -> Iterator[None]:
         self._prepare(model)
         with super().optim_context(model), torch.autocast('cpu', dtype=torch.bfloat16):
             yield

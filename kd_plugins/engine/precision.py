@@ -11,7 +11,7 @@ student's training step can run under autocast with fp32 losses, weights and opt
 AMX): oneDNN then runs bf16 convolutions faster than fp32. Without them PyTorch still accepts
 bf16 but emulates it, which is slower than fp32, so ``'auto'`` keeps fp32 there.
 """
-from typing import Any, Optional
+from typing import Any, Callable, ContextManager, Optional
 
 import torch
 
@@ -57,7 +57,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def autocast(device: torch.device, precision: str):
+def autocast(device: torch.device, precision: str) -> ContextManager:
     """A context that runs ops in ``precision`` (``'fp32'``, ``'bf16'``, ``'fp16'``) on
     ``device``. ``'fp32'`` also switches off an autocast that is already active (an ``--amp``
     step around an fp32 teacher)."""
@@ -86,7 +86,7 @@ def to_fp32(data: Any, contiguous: bool = False) -> Any:
     return data
 
 
-def fp32_recorded(manager, contiguous: bool = True) -> None:
+def fp32_recorded(manager: Any, contiguous: bool = True) -> None:
     """Cast what the recorders of an MMRazor ``RecorderManager`` recorded to fp32, in place."""
     for recorder in manager.recorders.values():
         buffer = getattr(recorder, 'data_buffer', None)  # the recorder's own list
@@ -94,7 +94,7 @@ def fp32_recorded(manager, contiguous: bool = True) -> None:
             buffer[:] = [to_fp32(d, contiguous) for d in buffer]
 
 
-def fp32_method(name: str):
+def fp32_method(name: str) -> Callable:
     """A method that calls the class's method ``name`` with autocast off and its bf16/fp16
     tensor arguments cast to fp32: how the CPU AMP wrapper keeps a head's ``loss_by_feat`` (box
     decoding, IoU, assignment, losses) in fp32. The class's method is looked up at each call,

@@ -5,6 +5,7 @@ from functools import partial
 import numpy as np
 import torch
 from mmengine.hooks import Hook
+from mmengine.runner import Runner
 from mmyolo.registry import HOOKS
 
 
@@ -36,7 +37,7 @@ class EpochSeedHook(Hook):
 
     priority = 'VERY_HIGH'  # before any hook that could draw random numbers in this epoch
 
-    def before_train(self, runner) -> None:
+    def before_train(self, runner: Runner) -> None:
         loader = runner.train_dataloader
         if runner.epoch > 0 and getattr(loader, 'persistent_workers', False) \
                 and loader.num_workers > 0:
@@ -47,7 +48,7 @@ class EpochSeedHook(Hook):
                 'repeats the uninterrupted run exactly, train with persistent_workers=False '
                 'or num_workers=0.')
 
-    def before_train_epoch(self, runner) -> None:
+    def before_train_epoch(self, runner: Runner) -> None:
         seed = epoch_seed(runner.seed, runner.epoch)
         random.seed(seed)
         np.random.seed(seed)

@@ -1,5 +1,5 @@
 """Precision and recall at one score and IoU threshold, beside COCO mAP."""
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -9,7 +9,7 @@ from mmyolo.registry import METRICS
 
 def match_image(pred_bboxes: np.ndarray, pred_scores: np.ndarray, pred_labels: np.ndarray,
                 gt_bboxes: np.ndarray, gt_labels: np.ndarray, score_thr: float,
-                iou_thr: float):
+                iou_thr: float) -> Tuple[int, int, int]:
     """(true positives, false positives, ground-truth count) of one image.
 
     Predictions with score >= ``score_thr`` are taken in decreasing score order; each matches
@@ -62,7 +62,7 @@ class DetPrecisionRecallMetric(BaseMetric):
                              f'{score_thr} and {iou_thr}')
         self.score_thr, self.iou_thr = score_thr, iou_thr
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         def arr(x):
             x = getattr(x, 'tensor', x)  # mmdet box structures (HorizontalBoxes) hold a tensor
             return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)

@@ -1,5 +1,6 @@
 """A config ``type`` that names nothing registered fails with the closest registered names."""
 import difflib
+from typing import Any
 
 from mmrazor.registry import MODELS
 
@@ -11,7 +12,7 @@ class UnknownTypeError(KeyError):
         return str(self.args[0])
 
 
-def check_type(cfg, what: str) -> None:
+def check_type(cfg: Any, what: str) -> None:
     """Raise :class:`UnknownTypeError` naming ``what`` (e.g. "connector 's0'") and the closest
     registered names when ``cfg['type']`` is a string MMRazor's ``MODELS`` (and its parents)
     cannot find; MMEngine's own message names neither the config entry nor an alternative."""

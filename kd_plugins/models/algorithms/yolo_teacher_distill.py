@@ -1,6 +1,6 @@
 """Teacher -> student distillation for MMYOLO detectors, with checks before training starts."""
 import os.path as osp
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 from mmengine.config import Config, ConfigDict
@@ -198,7 +198,7 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         self._teacher_precision_on = (device.type, precision)
         return precision
 
-    def teacher_forward(self, batch_inputs: torch.Tensor, fp32_out: bool = True):
+    def teacher_forward(self, batch_inputs: torch.Tensor, fp32_out: bool = True) -> Any:
         """The teacher's part of a training step: backbone + neck, and the head's forward with
         ``teacher_runs='head'``, in ``teacher_precision`` (callers add ``torch.no_grad`` and the
         recorders). Returns what the teacher computed, cast to fp32 unless ``fp32_out=False``

@@ -1,10 +1,12 @@
 """MMRazor's ConfigurableDistiller with errors that name the loss and the recorders involved."""
 import difflib
+from typing import Dict, Optional
 
 import torch
 from mmrazor.models.distillers import ConfigurableDistiller
 from mmrazor.models.task_modules import ModuleOutputsRecorder
 from mmrazor.registry import MODELS
+from torch import Tensor, nn
 
 from ..registry_check import check_type
 
@@ -30,23 +32,23 @@ class KDConfigurableDistiller(ConfigurableDistiller):
     (e.g. student and teacher maps of different spatial size) raises an error that also names
     the loss, the recorders and the shapes they delivered."""
 
-    def build_connectors(self, connectors=None):
+    def build_connectors(self, connectors: Optional[Dict] = None) -> nn.ModuleDict:
         for name, cfg in (connectors or {}).items():
             for i, c in enumerate(cfg if isinstance(cfg, list) else [cfg]):
                 check_type(c, f"connector '{name}'" + (f' [{i}]' if isinstance(cfg, list)
                                                        else ''))
         return super().build_connectors(connectors)
 
-    def build_distill_losses(self, losses=None):
+    def build_distill_losses(self, losses: Optional[Dict] = None) -> nn.ModuleDict:
         for name, cfg in (losses or {}).items():
             check_type(cfg, f"distillation loss '{name}'")
         return super().build_distill_losses(losses)
 
-    def prepare_from_student(self, model) -> None:
+    def prepare_from_student(self, model: nn.Module) -> None:
         _check_sources(self.student_recorders, model, 'student')
         super().prepare_from_student(model)
 
-    def prepare_from_teacher(self, model) -> None:
+    def prepare_from_teacher(self, model: nn.Module) -> None:
         _check_sources(self.teacher_recorders, model, 'teacher')
         super().prepare_from_teacher(model)
 
@@ -61,7 +63,7 @@ class KDConfigurableDistiller(ConfigurableDistiller):
                 'module never runs in forward (by default the teacher runs backbone and neck '
                 "only: record the neck outputs, or set teacher_runs='head' in the algorithm)")
 
-    def compute_distill_losses(self):
+    def compute_distill_losses(self) -> Dict[str, Tensor]:
         losses = dict()
         for loss_name, forward_mappings in self.loss_forward_mappings.items():
             for record in forward_mappings.values():

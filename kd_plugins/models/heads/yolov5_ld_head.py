@@ -23,7 +23,7 @@ Loss: Learning Qualified and Distributed Bounding Boxes for Dense Object Detecti
 NeurIPS 2020 (edge distributions, DFL).
 """
 import math
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmcv.cnn import ConvModule
@@ -100,7 +100,7 @@ class KDYOLOv5LDHeadModule(BaseModule):
             self.reg_preds.append(nn.Conv2d(c, a * 4 * num_bins, 1))
             self.obj_preds.append(nn.Conv2d(c, a, 1))
 
-    def init_weights(self):
+    def init_weights(self) -> None:
         super().init_weights()
         # YOLOv5's priors: about 8 objects per 640x640 image, 0.6 / C class probability;
         # edge logits start at 0 (a flat distribution: the edge is the range's midpoint).
@@ -146,7 +146,7 @@ class _IoUAndDistributionLoss(nn.Module):
         self.low, self.step, self.num_bins = float(bins[0]), float(bins[1] - bins[0]), len(bins)
         self.dfl_terms: List[Tensor] = []
 
-    def forward(self, decoded: Tensor, targets: Tensor):
+    def forward(self, decoded: Tensor, targets: Tensor) -> Tuple[Tensor, Tensor]:
         logits = getattr(decoded, 'edge_logits', None)
         if logits is None:
             raise RuntimeError('KDYOLOv5LDHead: the box loss got boxes without their edge '
@@ -229,8 +229,10 @@ class KDYOLOv5LDHead(YOLOv5Head):
         decoded.edge_logits = bbox_pred  # for the DFL term of loss_bbox (see its class)
         return decoded
 
-    def loss_by_feat(self, cls_scores, bbox_preds, objectnesses, batch_gt_instances,
-                     batch_img_metas, batch_gt_instances_ignore=None) -> dict:
+    def loss_by_feat(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor],
+                     objectnesses: Sequence[Tensor], batch_gt_instances: Union[Tensor, Sequence],
+                     batch_img_metas: Sequence[dict],
+                     batch_gt_instances_ignore: Optional[Sequence] = None) -> dict:
         """YOLOv5's losses (``loss_cls``, ``loss_obj``, ``loss_bbox``: CIoU on the expected
         box) plus ``loss_dfl``."""
         if isinstance(batch_gt_instances, Tensor):
@@ -246,8 +248,10 @@ class KDYOLOv5LDHead(YOLOv5Head):
         losses['loss_dfl'] = dfl * bbox_preds[0].shape[0] * world_size
         return losses
 
-    def predict_by_feat(self, cls_scores, bbox_preds, objectnesses=None, batch_img_metas=None,
-                        cfg=None, rescale=True, with_nms=True):
+    def predict_by_feat(self, cls_scores: List[Tensor], bbox_preds: List[Tensor],
+                        objectnesses: Optional[List[Tensor]] = None,
+                        batch_img_metas: Optional[List[dict]] = None, cfg: Optional[dict] = None,
+                        rescale: bool = True, with_nms: bool = True) -> list:
         """YOLOv5's post-processing on the expected edges."""
         return super().predict_by_feat(cls_scores, [self.edge_distances(p) for p in bbox_preds],
                                        objectnesses, batch_img_metas, cfg, rescale, with_nms)

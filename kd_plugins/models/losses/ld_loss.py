@@ -14,7 +14,7 @@ References:
 Shape shorthand: M locations (after region selection, flattened), E = 4 box edges,
 n bins per edge, C classes.
 """
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -174,8 +174,9 @@ class KDDenseLDLoss(nn.Module):
                                           self.elr_iou_thr, self.kdr_weight, self.elr_weight)
         return weights
 
-    def forward(self, preds_S, preds_T, priors: Tensor, gt_bboxes: Tensor, pad_flag: Tensor,
-                assigned: dict) -> Tensor:
+    def forward(self, preds_S: Union[Tensor, Sequence[Tensor]],
+                preds_T: Union[Tensor, Sequence[Tensor]], priors: Tensor, gt_bboxes: Tensor,
+                pad_flag: Tensor, assigned: dict) -> Tensor:
         dist_s = torch.cat(list(preds_S), dim=1) if isinstance(preds_S, (list, tuple)) \
             else preds_S
         dist_t = torch.cat(list(preds_T), dim=1) if isinstance(preds_T, (list, tuple)) \

@@ -18,7 +18,7 @@ ground-truth box with IoU >= ``elr_iou_thr``.
 Like MMYOLO's YOLOv5 losses, each loss here is multiplied by the batch size, so that
 ``loss_weight`` means the same as the student head's loss weights.
 """
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmrazor.registry import MODELS
@@ -27,15 +27,22 @@ from torch import Tensor, nn
 from ..task_modules.ld_regions import ELR_IOU_THR, check_elr_iou_thr
 from .ld_loss import KDLocalizationDistillLoss, _check, objectness_kd, sigmoid_kd
 
+# anchors per level as (w, h) pixel pairs, None: the student head's
+Anchors = Optional[Sequence[Sequence[Tuple[int, int]]]]
+# YOLOv5's ground truth as its head's loss receives it: the fast pipeline's (N, 6) table of
+# (image, class, x1, y1, x2, y2) or one InstanceData per image
+GroundTruth = Union[Tensor, Sequence]
+
 
 class _YOLOv5Regions:
     """KDR / ELR weights per level for YOLOv5 anchors (see the module docstring). Anchors,
     strides and assignment thresholds left ``None`` are taken from the student head by
     :meth:`bind` (the algorithm calls it at build time)."""
 
-    def __init__(self, base_sizes=None, strides=None, kdr_weight: float = 1.0,
-                 elr_weight: float = 0.5, elr_iou_thr: float = ELR_IOU_THR, prior_match_thr=None,
-                 near_neighbor_thr=None):
+    def __init__(self, base_sizes: Anchors = None, strides: Optional[Sequence[int]] = None,
+                 kdr_weight: float = 1.0, elr_weight: float = 0.5,
+                 elr_iou_thr: float = ELR_IOU_THR, prior_match_thr: Optional[float] = None,
+                 near_neighbor_thr: Optional[float] = None):
         self.base_sizes = None if base_sizes is None else \
             [[tuple(s) for s in level] for level in base_sizes]
         self.strides = None if strides is None else list(strides)
@@ -45,7 +52,7 @@ class _YOLOv5Regions:
         self.prior_match_thr = prior_match_thr
         self.near_neighbor_thr = near_neighbor_thr
 
-    def bind(self, head) -> None:
+    def bind(self, head: nn.Module) -> None:
         """Take what is unset from a YOLOv5 head (anchors, strides, thresholds)."""
         if self.base_sizes is None:
             self.base_sizes = [[tuple(int(v) for v in s) for s in level]
@@ -80,7 +87,8 @@ class _YOLOv5Regions:
                                  'KDYOLOv5LDHead, with the anchors of the loss config')
 
     @torch.no_grad()
-    def weights(self, gt, batch_size: int, featmap_sizes: List[Tuple[int, int]]) -> List[Tensor]:
+    def weights(self, gt: GroundTruth, batch_size: int,
+                featmap_sizes: List[Tuple[int, int]]) -> List[Tensor]:
         """(B, A, H, W) weights per level: ``kdr_weight`` on KDR, ``elr_weight`` on ELR."""
         from ..task_modules import (anchor_boxes, batch_region_weights, gt_table,
                                     yolov5_positive_masks)
@@ -120,15 +128,16 @@ class KDYOLOv5LDLoss(nn.Module):
 
     def __init__(self, num_bins: int = 16, temperature: float = 10.0, kdr_weight: float = 1.0,
                  elr_weight: float = 0.5, elr_iou_thr: float = ELR_IOU_THR,
-                 loss_weight: float = 0.01,
-                 base_sizes=None, strides=None, prior_match_thr=None, near_neighbor_thr=None):
+                 loss_weight: float = 0.01, base_sizes: Anchors = None,
+                 strides: Optional[Sequence[int]] = None, prior_match_thr: Optional[float] = None,
+                 near_neighbor_thr: Optional[float] = None):
         super().__init__()
         self.regions = _YOLOv5Regions(base_sizes, strides, kdr_weight, elr_weight, elr_iou_thr,
                                       prior_match_thr, near_neighbor_thr)
         self.num_bins = num_bins
         self.ld = KDLocalizationDistillLoss(temperature, loss_weight)
 
-    def bind_student_head(self, head) -> None:
+    def bind_student_head(self, head: nn.Module) -> None:
         """Anchors, strides and thresholds left unset come from the student head; the head's
         ``num_bins`` must be this loss's."""
         self.regions.bind(head)
@@ -136,7 +145,8 @@ class KDYOLOv5LDLoss(nn.Module):
             raise ValueError(f'the student head has {head.num_bins} bins per edge, the LD loss '
                              f'{self.num_bins}: set the same num_bins')
 
-    def forward(self, preds_S: Sequence[Tensor], preds_T: Sequence[Tensor], gt) -> Tensor:
+    def forward(self, preds_S: Sequence[Tensor], preds_T: Sequence[Tensor],
+                gt: GroundTruth) -> Tensor:
         per_anchor = 4 * self.num_bins
         self.regions.check_levels(preds_S, per_anchor, 'student edge logits')
         self.regions.check_levels(preds_T, per_anchor, 'teacher edge logits')
@@ -181,9 +191,11 @@ class KDYOLOv5ClsKDLoss(nn.Module):
         base_sizes, strides, prior_match_thr, near_neighbor_thr: as :class:`KDYOLOv5LDLoss`.
     """
 
-    def __init__(self, gamma: float = 0.5, temperature: float = 1.0, loss_weight=None,
-                 scale_student_label_loss: bool = True, base_sizes=None, strides=None,
-                 prior_match_thr=None, near_neighbor_thr=None):
+    def __init__(self, gamma: float = 0.5, temperature: float = 1.0,
+                 loss_weight: Optional[float] = None, scale_student_label_loss: bool = True,
+                 base_sizes: Anchors = None, strides: Optional[Sequence[int]] = None,
+                 prior_match_thr: Optional[float] = None,
+                 near_neighbor_thr: Optional[float] = None):
         super().__init__()
         self.scale_student_label_loss = bool(scale_student_label_loss)
         self.regions = _YOLOv5Regions(base_sizes, strides, 1.0, 0.0, 1.0, prior_match_thr,
@@ -194,17 +206,18 @@ class KDYOLOv5ClsKDLoss(nn.Module):
         self.temperature = float(temperature)
         self.loss_weight = None if loss_weight is None else _check('loss_weight', loss_weight, 0.)
 
-    def bind_student_head(self, head) -> None:
+    def bind_student_head(self, head: nn.Module) -> None:
         self.regions.bind(head)
         if self.loss_weight is None:
             self.loss_weight = float(head.loss_cls.loss_weight)
 
     @property
-    def student_loss_scales(self) -> dict:
+    def student_loss_scales(self) -> Dict[str, float]:
         """Factors the algorithm applies to the student head's own loss weights."""
         return {'loss_cls': 1.0 - self.gamma} if self.scale_student_label_loss else {}
 
-    def forward(self, preds_S: Sequence[Tensor], preds_T: Sequence[Tensor], gt) -> Tensor:
+    def forward(self, preds_S: Sequence[Tensor], preds_T: Sequence[Tensor],
+                gt: GroundTruth) -> Tensor:
         b = preds_S[0].shape[0]
         if self.gamma == 0:
             return sum(p.sum() * 0 for p in preds_S)
@@ -244,13 +257,14 @@ class KDYOLOv5ObjKDLoss(nn.Module):
             (default): the student head's, set by :class:`KDYOLOTeacherDistill`.
     """
 
-    def __init__(self, epsilon: float = 1.0, loss_weight=None, level_weights=None):
+    def __init__(self, epsilon: float = 1.0, loss_weight: Optional[float] = None,
+                 level_weights: Optional[Sequence[float]] = None):
         super().__init__()
         self.epsilon = _check('epsilon', epsilon, 0.)
         self.level_weights = None if level_weights is None else [float(w) for w in level_weights]
         self.loss_weight = None if loss_weight is None else _check('loss_weight', loss_weight, 0.)
 
-    def bind_student_head(self, head) -> None:
+    def bind_student_head(self, head: nn.Module) -> None:
         if self.level_weights is None:
             self.level_weights = [float(w) for w in head.obj_level_weights]
         if self.loss_weight is None:

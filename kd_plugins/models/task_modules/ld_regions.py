@@ -15,7 +15,7 @@ for Dense Object Detection", CVPR 2022):
 Prior boxes are the anchors for YOLOv5; for anchor-free heads (YOLOv8) :func:`point_prior_boxes`
 makes a square of ``scale * stride`` around each point (LD uses 8 x stride with GFL).
 """
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -103,7 +103,7 @@ def batch_region_weights(priors: Tensor, gt_bboxes: Tensor, gt_image: Tensor, po
     return weights, region
 
 
-def gt_table(batch_gt_instances) -> Tensor:
+def gt_table(batch_gt_instances: Union[Tensor, Sequence]) -> Tensor:
     """Ground truth of a batch as an (N, 6) table (image index, label, x1, y1, x2, y2), from
     MMYOLO's fast format (already a table) or a list of ``InstanceData`` per image."""
     if isinstance(batch_gt_instances, Tensor):
@@ -156,7 +156,7 @@ def yolov5_positive_masks(gt: Tensor, batch_size: int, featmap_sizes: Sequence[T
 
 
 def anchor_boxes(featmap_size: Tuple[int, int], stride: int,
-                 sizes: Sequence[Tuple[int, int]], device=None) -> Tensor:
+                 sizes: Sequence[Tuple[int, int]], device: Optional[torch.device] = None) -> Tensor:
     """YOLOv5's anchor boxes of one level as (A, H, W, 4) xyxy pixels, centred on the cells."""
     h, w = featmap_size
     ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device),
