@@ -56,6 +56,7 @@ def test_each_phase_updates_only_what_it_trains(tiny_data):
     assert changed(before) == {'architecture', 'distiller'}  # student + connectors, no teacher
 
 
+@pytest.mark.slow
 def test_benchmark_tool_reports_every_phase(tiny_data, tmp_path):
     out_json = tmp_path / 'bench.json'
     out = run_tool(['tools/benchmark_kd.py', CWD_ATT, '--iters', '3', '--warmup', '1',

@@ -87,7 +87,7 @@ def _tiny_config(config, tiny_data, teacher_ckpt, tmp_path):
 
 
 def test_every_distillation_config_is_trained_below():
-    assert len(DISTILL_CONFIGS) == 28  # 17 CWD, 3 YOLOv8 LD, 8 YOLOv5 LD (5 temperatures)
+    assert len(DISTILL_CONFIGS) == 29  # 17 CWD, 3 YOLOv8 LD, 9 YOLOv5 LD (5 temperatures)
     assert CWD in DISTILL_CONFIGS and CWD_ATT in DISTILL_CONFIGS
     for config in DISTILL_CONFIGS:  # and averages its student without copying the teacher
         hooks = Config.fromfile(osp.join(ROOT, config)).custom_hooks
@@ -95,8 +95,9 @@ def test_every_distillation_config_is_trained_below():
             ['KDExpMomentumEMA'], config
 
 
-@pytest.mark.parametrize('config', DISTILL_CONFIGS,
-                         ids=[osp.basename(c)[:-3] for c in DISTILL_CONFIGS])
+@pytest.mark.parametrize('config', [
+    c if c.endswith('_demo.py') else pytest.param(c, marks=pytest.mark.slow)  # COCO, pothole
+    for c in DISTILL_CONFIGS], ids=[osp.basename(c)[:-3] for c in DISTILL_CONFIGS])
 def test_distillation_trains_two_iterations(config, tiny_data, saved_teacher, tmp_path):
     cfg = Config.fromfile(osp.join(ROOT, config))
     ckpt = saved_teacher(cfg.model.teacher.cfg_path)
@@ -373,6 +374,7 @@ def test_non_finite_loss_names_the_last_checkpoint():
 @pytest.mark.skipif(torch.cuda.is_available(), reason='exercises the CPU (gloo) path')
 @pytest.mark.parametrize('config', [CWD_ATT, 'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py'],
                          ids=['cwd_att_yolov8', 'ld_yolov5'])
+@pytest.mark.slow
 def test_two_process_distillation(config, tiny_data, saved_teacher, tmp_path):
     """Distillation across 2 CPU processes (gloo, DDP): every distillation loss is computed
     and non-zero on both ranks, both ranks end with the same student and connector weights,

@@ -266,6 +266,7 @@ def yolo_run(tmp_path_factory):
     return data, out, r
 
 
+@pytest.mark.slow
 def test_the_whole_command_on_a_yolo_export(yolo_run):
     data, out, r = yolo_run
     for k in range(1, 9):
@@ -295,6 +296,7 @@ def test_the_whole_command_on_a_yolo_export(yolo_run):
     assert cv2.imread(osp.join(out, 'detections.png')) is not None
 
 
+@pytest.mark.slow
 def test_a_rerun_skips_what_is_done(yolo_run):
     data, out, _ = yolo_run
     r = _distill([data, '--out', out, '--methods', 'ld', *TINY], timeout=600)
@@ -303,6 +305,7 @@ def test_a_rerun_skips_what_is_done(yolo_run):
     assert r.stdout.count('trained before') == 3 and ': training ' not in r.stdout
 
 
+@pytest.mark.slow
 def test_voc_and_coco_with_a_given_teacher_and_a_wrong_one(yolo_run, tmp_path):
     _, out, _ = yolo_run
     teacher = osp.join(out, 'runs', 'teacher', 'epoch_1.pth')

@@ -51,6 +51,7 @@ def test_export_refuses_a_plain_detector_checkpoint(tmp_path):
         export_student(osp.join(ROOT, CWD), str(tmp_path / 'plain.pth'), str(tmp_path / 'o'))
 
 
+@pytest.mark.slow
 def test_exported_student_tests_like_the_distillation(tiny_data, tmp_path):
     from test_distill import _save_model
     teacher = tmp_path / 'teacher.pth'

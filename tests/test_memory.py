@@ -67,6 +67,7 @@ def long_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_peak_memory_plateaus_across_epochs(long_run, tmp_path):
     out, peaks, pss = long_run(tmp_path)
     assert len(peaks) == len(pss) == EPOCHS
@@ -80,6 +81,7 @@ def test_peak_memory_plateaus_across_epochs(long_run, tmp_path):
     assert 0 < pss[-1] < peaks[-1]  # shared pages counted once
 
 
+@pytest.mark.slow
 def test_a_leak_of_1_mib_per_iteration_is_seen(long_run, tmp_path):
     _, peaks, _ = long_run(tmp_path, leak_mib_per_iter=1)
     print('with the leak, MiB:', [round(p) for p in peaks])

@@ -235,6 +235,7 @@ def test_amp_on_a_cpu_without_bf16_says_so(monkeypatch, tmp_path):
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
 
 
+@pytest.mark.slow
 def test_amp_training_of_a_detector_then_resume(tiny_data, tmp_path):
     """tools/train.py --amp on CPU trains and validates; the checkpoint is all fp32; --resume
     of that run continues it."""
@@ -259,6 +260,7 @@ def test_amp_training_of_a_detector_then_resume(tiny_data, tmp_path):
     assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
 
 
+@pytest.mark.slow
 def test_precision_parity_tool(tiny_data, tmp_path):
     """tools/analysis/precision_parity.py: the same seed and schedule per precision, a table
     with the difference to the fp32 run."""

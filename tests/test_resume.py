@@ -4,6 +4,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -64,6 +65,7 @@ def _records_after(work, iteration):
             if r.get('iter', 0) > iteration or 'coco/bbox_mAP' in r]
 
 
+@pytest.mark.slow
 def test_killed_distillation_resumes_to_identical_weights(tiny_data, tmp_path):
     teacher = str(tmp_path / 'teacher.pth')
     _save_model(TEACHER, teacher)

@@ -11,6 +11,7 @@ import torch
 from conftest import ROOT
 
 
+@pytest.mark.slow
 def test_run_demo_tiny(tmp_path):
     out, data = tmp_path / 'results', tmp_path / 'data'
     cmd = [sys.executable, 'tools/run_demo.py', '--out', str(out), '--data', str(data),

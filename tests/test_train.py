@@ -91,6 +91,7 @@ def test_checkpoint_roundtrip_gives_identical_outputs(tmp_path):
         assert torch.equal(a, b)
 
 
+@pytest.mark.slow
 def test_resume_continues_from_saved_iteration(tiny_data, tmp_path):
     opts = tiny_options(tiny_data, epochs=2)
     first = tmp_path / 'first'
@@ -111,6 +112,7 @@ def test_resume_continues_from_saved_iteration(tiny_data, tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='exercises the CPU (gloo) path')
+@pytest.mark.slow
 def test_two_process_training_on_cpu(tiny_data, tmp_path):
     work = tmp_path / 'dist'
     opts = tiny_options(tiny_data, batch_size=2)
