@@ -389,3 +389,19 @@ def test_literal_objectness_config_trains_the_student_with_mse_on_probabilities(
     # MSE of the probability against the target: 0.75 vs 1 -> 0.0625, times the weight
     pred, target = torch.full((1, 3, 2, 2), math.log(3.)), torch.ones(1, 3, 2, 2)
     assert own(pred, target).item() == pytest.approx(0.0625 * own.loss_weight, rel=1e-6)
+
+
+def test_cfg_path_overrides_merge_and_pretrained_is_handled():
+    from kd_plugins.models.algorithms.yolo_teacher_distill import model_cfg
+    path = 'configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py'
+    plain = model_cfg(dict(cfg_path=path, pretrained=False), 'student')
+    changed = model_cfg(dict(cfg_path=path, bbox_head=dict(loss_obj=dict(loss_weight=0.5))),
+                        'student')
+    assert plain.bbox_head.loss_obj.loss_weight == pytest.approx((256 / 640)**2)
+    assert changed.bbox_head.loss_obj.loss_weight == 0.5
+    # merged, not replaced: the rest of the loss and of the head stay
+    assert changed.bbox_head.loss_obj.type == plain.bbox_head.loss_obj.type
+    assert changed.bbox_head.loss_cls == plain.bbox_head.loss_cls
+    assert 'pretrained' not in plain
+    with pytest.raises(ValueError, match=r'pretrained=True\) is not supported'):
+        model_cfg(dict(cfg_path=path, pretrained=True), 'teacher')

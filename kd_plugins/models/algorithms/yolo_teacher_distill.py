@@ -19,7 +19,8 @@ def model_cfg(cfg: Union[Dict, ConfigDict], role: str) -> ConfigDict:
     (a local path, or ``package::path`` for configs shipped inside a package). Other keys beside
     ``cfg_path`` are merged into that file's ``model`` as a child config's would be
     (``_delete_=True`` replaces a dict), e.g. ``dict(cfg_path=..., bbox_head=dict(loss_obj=...))``
-    changes the student's objectness loss without a second student config."""
+    changes the student's objectness loss without a second student config. MMRazor's
+    ``pretrained=False`` is accepted; ``pretrained=True`` is refused with a message."""
     if 'cfg_path' not in cfg or 'type' in cfg:
         return ConfigDict(cfg)
     path = cfg['cfg_path']
@@ -31,7 +32,12 @@ def model_cfg(cfg: Union[Dict, ConfigDict], role: str) -> ConfigDict:
             raise FileNotFoundError(f'{role} config {path} does not exist (paths are relative to '
                                     'where tools/ are run, the repository root)')
         loaded = Config.fromfile(path)
-    overrides = {f'model.{k}': v for k, v in cfg.items() if k != 'cfg_path'}
+    if cfg.get('pretrained', False):
+        raise ValueError(f"{role}: dict(cfg_path=..., pretrained=True) is not supported here "
+                         '(MMRazor would download weights released with that config); give the '
+                         "teacher's weights as teacher_ckpt, the student's with --cfg-options "
+                         'load_from=...')
+    overrides = {f'model.{k}': v for k, v in cfg.items() if k not in ('cfg_path', 'pretrained')}
     if overrides:
         loaded.merge_from_dict(overrides)
     model = loaded.model
