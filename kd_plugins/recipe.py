@@ -27,8 +27,8 @@ FAMILIES = {
         # the LD head (box edges as distributions) on every model, as in the main job: LD needs
         # it, and the same architecture for every student keeps the comparison fair
         models={
-            'n': 'configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py',
-            's': 'configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py',
+            'n': 'configs/yolov5/yolov5_n-ld-v61_fast_1xb8-30e_demo.py',
+            's': 'configs/yolov5/yolov5_s-ld-v61_fast_1xb8-30e_demo.py',
             'm': ('s', 0.67, 0.75),
             'l': ('s', 1.0, 1.0),
         },

@@ -338,7 +338,7 @@ def test_algorithm_scales_the_student_label_loss_by_one_minus_gamma(gamma, tmp_p
     cfg = Config.fromfile('configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py')
     cfg.model.teacher_ckpt = None
     cfg.model.distiller.distill_losses.loss_cls_kd.gamma = gamma
-    plain = Config.fromfile('configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py')
+    plain = Config.fromfile('configs/yolov5/yolov5_n-ld-v61_fast_1xb8-30e_demo.py')
     base = plain.model.bbox_head.loss_cls.loss_weight
     init_default_scope('mmrazor')
     algo = RAZOR_MODELS.build(cfg.model)
@@ -358,7 +358,7 @@ def test_scale_student_label_loss_false_keeps_the_label_weight(tmp_path):
     cfg = Config.fromfile('configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py')
     cfg.model.teacher_ckpt = None
     cfg.model.distiller.distill_losses.loss_cls_kd.scale_student_label_loss = False
-    plain = Config.fromfile('configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py')
+    plain = Config.fromfile('configs/yolov5/yolov5_n-ld-v61_fast_1xb8-30e_demo.py')
     init_default_scope('mmrazor')
     algo = RAZOR_MODELS.build(cfg.model)
     assert algo.student.bbox_head.loss_cls.loss_weight == pytest.approx(
@@ -393,7 +393,7 @@ def test_literal_objectness_config_trains_the_student_with_mse_on_probabilities(
 
 def test_cfg_path_overrides_merge_and_pretrained_is_handled():
     from kd_plugins.models.algorithms.yolo_teacher_distill import model_cfg
-    path = 'configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py'
+    path = 'configs/yolov5/yolov5_n-ld-v61_fast_1xb8-30e_demo.py'
     plain = model_cfg(dict(cfg_path=path, pretrained=False), 'student')
     changed = model_cfg(dict(cfg_path=path, bbox_head=dict(loss_obj=dict(loss_weight=0.5))),
                         'student')

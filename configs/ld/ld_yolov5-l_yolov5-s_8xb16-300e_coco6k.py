@@ -7,14 +7,14 @@
 # ./ld_yolov5-l_yolov5-s_8xb16-300e_coco6k_T{25,30,35,40,45}.py; the baseline row is the plain
 # YOLOv5-S config above (and the LD-head YOLOv5-S alone, for the head's own effect).
 # 1. Teacher:
-#      bash tools/dist_train.sh configs/yolov5/yolov5-ld_l-v61_syncbn_fast_8xb16-300e_coco6k.py 8
+#      bash tools/dist_train.sh configs/yolov5/yolov5_l-ld-v61_syncbn_fast_8xb16-300e_coco6k.py 8
 #    then link its best checkpoint as teacher.pth in its work dir (or pass
 #    --cfg-options model.teacher_ckpt=<path>):
-#      cd work_dirs/yolov5-ld_l-v61_syncbn_fast_8xb16-300e_coco6k
+#      cd work_dirs/yolov5_l-ld-v61_syncbn_fast_8xb16-300e_coco6k
 #      ln -s best_coco_bbox_mAP_epoch_<N>.pth teacher.pth
 # 2. Distil:  bash tools/dist_train.sh configs/ld/ld_yolov5-l_yolov5-s_8xb16-300e_coco6k_T25.py 8
 # The temperature (both LD and the classification KD) is set by the T configs.
-_base_ = ['../yolov5/yolov5-ld_s-v61_syncbn_fast_8xb16-300e_coco6k.py',
+_base_ = ['../yolov5/yolov5_s-ld-v61_syncbn_fast_8xb16-300e_coco6k.py',
           './_base_/ld_yolov5_head.py', './_base_/pr_metric.py']
 
 model = dict(
@@ -22,10 +22,10 @@ model = dict(
     _scope_='mmrazor',
     type='KDYOLOTeacherDistill',
     architecture=dict(
-        cfg_path='{{fileDirname}}/../yolov5/yolov5-ld_s-v61_syncbn_fast_8xb16-300e_coco6k.py'),
+        cfg_path='{{fileDirname}}/../yolov5/yolov5_s-ld-v61_syncbn_fast_8xb16-300e_coco6k.py'),
     teacher=dict(
-        cfg_path='{{fileDirname}}/../yolov5/yolov5-ld_l-v61_syncbn_fast_8xb16-300e_coco6k.py'),
-    teacher_ckpt='work_dirs/yolov5-ld_l-v61_syncbn_fast_8xb16-300e_coco6k/teacher.pth',
+        cfg_path='{{fileDirname}}/../yolov5/yolov5_l-ld-v61_syncbn_fast_8xb16-300e_coco6k.py'),
+    teacher_ckpt='work_dirs/yolov5_l-ld-v61_syncbn_fast_8xb16-300e_coco6k/teacher.pth',
     teacher_runs='head',
     distiller=_base_.ld_yolov5_distiller)
 

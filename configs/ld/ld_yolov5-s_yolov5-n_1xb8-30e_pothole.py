@@ -1,8 +1,8 @@
 # Localization distillation for YOLOv5 on a new dataset (road potholes): the demo recipe with
 # the dataset's own LD-head configs.
-# 1. Teacher: python tools/train.py configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_pothole.py
+# 1. Teacher: python tools/train.py configs/yolov5/yolov5_s-ld-v61_fast_1xb8-30e_pothole.py
 # 2. Distil:  python tools/train.py configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_pothole.py
-_base_ = ['../yolov5/yolov5-ld_n-v61_fast_1xb8-30e_pothole.py', './_base_/ld_yolov5_head.py',
+_base_ = ['../yolov5/yolov5_n-ld-v61_fast_1xb8-30e_pothole.py', './_base_/ld_yolov5_head.py',
           './_base_/pr_metric.py']
 
 model = dict(
@@ -10,9 +10,9 @@ model = dict(
     _scope_='mmrazor',
     type='KDYOLOTeacherDistill',
     architecture=dict(
-        cfg_path='{{fileDirname}}/../yolov5/yolov5-ld_n-v61_fast_1xb8-30e_pothole.py'),
-    teacher=dict(cfg_path='{{fileDirname}}/../yolov5/yolov5-ld_s-v61_fast_1xb8-30e_pothole.py'),
-    teacher_ckpt='work_dirs/yolov5-ld_s-v61_fast_1xb8-30e_pothole/epoch_30.pth',
+        cfg_path='{{fileDirname}}/../yolov5/yolov5_n-ld-v61_fast_1xb8-30e_pothole.py'),
+    teacher=dict(cfg_path='{{fileDirname}}/../yolov5/yolov5_s-ld-v61_fast_1xb8-30e_pothole.py'),
+    teacher_ckpt='work_dirs/yolov5_s-ld-v61_fast_1xb8-30e_pothole/epoch_30.pth',
     teacher_runs='head',
     distiller=_base_.ld_yolov5_distiller)
 

@@ -1,5 +1,5 @@
 # The LD distiller shared by the YOLOv5 configs in configs/ld/: teacher and student both use
-# KDYOLOv5LDHead (configs/yolov5/yolov5-ld_*.py). Recorded: both heads' head_module outputs
+# KDYOLOv5LDHead (configs/yolov5/yolov5_*-ld-*.py). Recorded: both heads' head_module outputs
 # (class logits, edge logits, objectness logits per level) and the ground truth the student
 # head's loss_by_feat receives (item 3 of its inputs). KDR = YOLOv5's positives, ELR = other
 # anchors overlapping a ground-truth box (docs/ld.md). Anchors, strides, thresholds, the

@@ -1,6 +1,6 @@
 # YOLOv5-N with the localization-distillation head on the demo data (the LD student's
 # architecture; trained alone it separates the head's effect from distillation's).
-_base_ = './yolov5-ld_s-v61_fast_1xb8-30e_demo.py'
+_base_ = './yolov5_s-ld-v61_fast_1xb8-30e_demo.py'
 
 deepen_factor = 0.33
 widen_factor = 0.25

@@ -1,7 +1,7 @@
 # YOLOv5-S with the LD head on road potholes: the teacher of
 # configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_pothole.py.
-#   python tools/train.py configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_pothole.py
-_base_ = './yolov5-ld_n-v61_fast_1xb8-30e_pothole.py'
+#   python tools/train.py configs/yolov5/yolov5_s-ld-v61_fast_1xb8-30e_pothole.py
+_base_ = './yolov5_n-ld-v61_fast_1xb8-30e_pothole.py'
 
 deepen_factor = 0.33
 widen_factor = 0.5
