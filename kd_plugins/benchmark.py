@@ -91,7 +91,8 @@ class Benchmark:
     def precisions(self) -> Dict[str, str]:
         """The precision each phase computes in, in words: the student steps follow the
         optimiser wrapper (mixed precision or fp32), the teacher forward the algorithm's
-        ``teacher_precision`` resolved for this device."""
+        ``teacher_precision`` resolved for this device (and, for ``'auto'`` on a CPU, timed on
+        the first batch, as training does)."""
         optim = self.optim['student_step']
         student = 'fp32'
         if type(optim).__name__ == 'CPUAmpOptimWrapper':
@@ -101,8 +102,10 @@ class Benchmark:
             student = f'{"bf16" if dtype == torch.bfloat16 else "fp16"} autocast'
         out = {'student_step': student}
         if self.distill:
-            teacher = self.model.resolved_teacher_precision(self.device) if hasattr(
-                self.model, 'resolved_teacher_precision') else 'fp32'
+            # resolved as training resolves it: 'auto' on a CPU times the first batch
+            teacher = self.model.resolved_teacher_precision(
+                self.device, self.batches[0]['inputs']) if hasattr(
+                    self.model, 'resolved_teacher_precision') else 'fp32'
             out['teacher_forward'] = teacher
             out['distill_step'] = f'student {student}, teacher {teacher}'
         return out

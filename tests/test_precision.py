@@ -13,7 +13,7 @@ from test_train import logged, run_tool
 
 LD_V5 = 'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py'
 LD_V8 = 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py'
-V5_LD_N = 'configs/yolov5/yolov5-ld_n-v61_fast_1xb8-30e_demo.py'
+V5_LD_N = 'configs/yolov5/yolov5_n-ld-v61_fast_1xb8-30e_demo.py'
 # one config per shipped loss family
 FAMILIES = {'cwd': CWD, 'cwd_att': CWD_ATT, 'ld_yolov5': LD_V5, 'ld_yolov8': LD_V8}
 # |bf16 teacher - fp32 teacher| / fp32 teacher, per distillation loss, on one batch. bf16 keeps
@@ -126,7 +126,7 @@ def test_precision_choice(monkeypatch):
     assert precision.resolve_precision('fp32', cpu) == 'fp32'
     assert precision.resolve_precision('bf16', cpu) == 'bf16'
     monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'avx512_bf16')
-    assert precision.resolve_precision('auto', cpu) == 'bf16'
+    assert precision.resolve_precision('auto', cpu) == 'bf16'  # a candidate: see the next test
     monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'none')
     assert precision.resolve_precision('auto', cpu) == 'fp32'
     with pytest.raises(ValueError, match="'fp16' is for CUDA devices; on a CPU use 'bf16'"):
@@ -136,6 +136,76 @@ def test_precision_choice(monkeypatch):
     with pytest.raises(ValueError, match='teacher_precision must be one of'):
         MODELS.build(dict(Config.fromfile(osp.join(ROOT, CWD)).model, teacher_ckpt=None,
                           teacher_precision='half'))
+
+
+def test_speedup_times_both_and_divides_the_medians():
+    import time
+
+    from kd_plugins.engine.precision import speedup
+    calls = []
+
+    def slow():
+        calls.append('fp32')
+        time.sleep(0.02)
+
+    def fast():
+        calls.append('low')
+        time.sleep(0.01)
+
+    ratio = speedup(slow, fast, rounds=3)
+    assert 1.4 < ratio < 2.2, ratio
+    assert calls == ['fp32', 'low'] * 4  # one untimed round, then three, interleaved
+    assert 0.45 < speedup(fast, slow, rounds=1) < 0.7
+
+
+@pytest.mark.parametrize('ratio,expected', [(1.0, 'fp32'), (1.14, 'fp32'), (1.9, 'bf16')])
+def test_auto_teacher_precision_keeps_bf16_only_where_it_is_faster(
+        ratio, expected, tiny_data, tmp_path, monkeypatch):
+    """'auto' on a CPU with bf16 instructions times the teacher's forward both ways on the
+    first batch (here the timing is replaced by ``ratio``) and keeps bf16 only at 1.15x or
+    more; the timed forwards are not recorded, and the teacher ends in the chosen layout."""
+    from kd_plugins.engine import precision
+    from kd_plugins.models.algorithms import yolo_teacher_distill as algo
+    model, data = _algorithm(CWD, tiny_data, tmp_path)
+    monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'avx512_bf16')
+    ran = []
+
+    def fake_speedup(run_fp32, run_low):
+        run_fp32()
+        run_low()
+        ran.append(1)
+        return ratio
+
+    monkeypatch.setattr(algo, 'speedup', fake_speedup)
+    rng = torch.get_rng_state()
+    _, fp32_records = _distill_losses(model, data, 'fp32')
+    assert not ran  # an explicit precision is never timed
+    torch.set_rng_state(rng)
+    losses, records = _distill_losses(model, data, 'auto')
+    assert ran == [1]
+    assert model._teacher_precision_on == ('cpu', expected)
+    assert model.teacher.backbone.stem.conv.weight.is_contiguous(
+        memory_format=torch.channels_last) is (expected == 'bf16')
+    # one record per recorder, as in the fp32 step: the timed forwards left nothing behind
+    assert len(records) == len(fp32_records)
+    for rec in model.distiller.teacher_recorders.recorders.values():
+        assert len(rec.data_buffer) == 1
+    if expected == 'fp32':  # identical to the explicit fp32 step, bit for bit
+        assert all(torch.equal(a, b) for a, b in zip(records, fp32_records))
+    _distill_losses(model, data, 'auto')
+    assert ran == [1, 1]  # _distill_losses resets the choice; a second step of one run is
+    model.loss(data['inputs'], data['data_samples'])  # not timed again:
+    assert ran == [1, 1]
+
+
+def test_teacher_speedup_is_measured_on_a_copy(tiny_data, tmp_path):
+    model, data = _algorithm(CWD, tiny_data, tmp_path)
+    before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+    ratio = model._measure_teacher_speedup(data['inputs'], 'bf16')
+    assert 0.05 < ratio < 50
+    weight = model.teacher.backbone.stem.conv.weight
+    assert weight.is_contiguous() and weight.grad is None
+    assert all(torch.equal(v, before[k]) for k, v in model.teacher.state_dict().items())
 
 
 def test_teacher_precision_is_logged_once(tiny_data, tmp_path):
@@ -266,7 +336,7 @@ def test_precision_parity_tool(tiny_data, tmp_path):
     with the difference to the fp32 run."""
     import csv
     teacher = str(tmp_path / 'teacher.pth')
-    _save_model('configs/yolov5/yolov5-ld_s-v61_fast_1xb8-30e_demo.py', teacher)
+    _save_model('configs/yolov5/yolov5_s-ld-v61_fast_1xb8-30e_demo.py', teacher)
     out = tmp_path / 'parity'
     text = run_tool(['tools/analysis/precision_parity.py', LD_V5, '--teacher-ckpt', teacher,
                      '--data', tiny_data, '--epochs', '1', '--batch-size', '4',

@@ -233,9 +233,10 @@ def mixed_precision(precision: str) -> list:
     if support == 'none':
         return ['fp32: this CPU has no bf16 instructions (neither avx512_bf16 nor AMX)']
     if precision == 'teacher':
-        return [f'CPU {support}: teachers run in bf16, every model trains in fp32']
-    return [f'CPU {support}: teachers run in bf16, every model trains with --amp (bf16 '
-            'autocast, fp32 weights and losses)', '--amp']
+        return [f'CPU {support}: {teacher} (bf16 where it times faster on the first batch), '
+                'every model trains in fp32']
+    return [f'CPU {support}: {teacher} (bf16 where it times faster on the first batch), every '
+            'model trains with --amp (bf16 autocast, fp32 weights and losses)', '--amp']
 
 
 # ----------------------------------------------------------------------------- stages

@@ -8,9 +8,15 @@ student's training step can run under autocast with fp32 losses, weights and opt
 ``AmpOptimWrapper`` on CUDA).
 
 "Native bf16" on a CPU means instructions that compute bf16 dot products (``avx512_bf16`` or
-AMX): oneDNN then runs bf16 convolutions faster than fp32. Without them PyTorch still accepts
-bf16 but emulates it, which is slower than fp32, so ``'auto'`` keeps fp32 there.
+AMX). Without them PyTorch still accepts bf16 but emulates it, which is slower than fp32, so
+``'auto'`` keeps fp32 there. With them it depends on the processor: bf16 autocast +
+``channels_last`` made a YOLOv5 teacher's forward 1.7-2.1x faster on an AMD EPYC with
+``avx512_bf16``, 4.6x on an Intel Xeon with AMX, and not faster at all on an Intel Xeon with
+``avx512_bf16`` only (docs/benchmark.md). So where the flags allow bf16, a teacher in
+``'auto'`` also times its own forward both ways on the first batch (:func:`speedup`) and keeps
+fp32 unless bf16 is at least :data:`MIN_SPEEDUP` times faster.
 """
+import time
 from typing import Any, Callable, ContextManager, Optional
 
 import torch
@@ -32,6 +38,26 @@ def cpu_bf16_support() -> str:
 
 def cpu_has_native_bf16() -> bool:
     return cpu_bf16_support() != 'none'
+
+
+#: how much faster than fp32 a measured low precision must be for ``'auto'`` to keep it (the
+#: project's choice: below it the rounding would be paid for a speed-up within timing noise).
+MIN_SPEEDUP = 1.15
+
+
+def speedup(run_fp32: Callable[[], Any], run_low: Callable[[], Any], rounds: int = 3) -> float:
+    """Median time of ``run_fp32`` over median time of ``run_low``: one untimed call of each,
+    then ``rounds`` timed calls of each, interleaved (a slow moment of a shared machine hits
+    both)."""
+    times: dict = {run_fp32: [], run_low: []}
+    for i in range(rounds + 1):
+        for fn in (run_fp32, run_low):
+            start = time.perf_counter()
+            fn()
+            if i:
+                times[fn].append(time.perf_counter() - start)
+    fp32, low = (sorted(times[fn])[rounds // 2] for fn in (run_fp32, run_low))
+    return fp32 / low
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

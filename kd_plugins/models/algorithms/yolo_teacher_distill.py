@@ -1,4 +1,5 @@
 """Teacher -> student distillation for MMYOLO detectors, with checks before training starts."""
+import copy
 import os.path as osp
 from typing import Any, Dict, List, Optional, Union
 
@@ -10,8 +11,8 @@ from mmrazor.models.algorithms import FpnTeacherDistill
 from mmrazor.models.utils import add_prefix
 from mmrazor.registry import MODELS
 
-from ...engine.precision import (PRECISIONS, autocast, describe, fp32_recorded, resolve_precision,
-                                 to_fp32)
+from ...engine.precision import (MIN_SPEEDUP, PRECISIONS, autocast, cpu_bf16_support, describe,
+                                 fp32_recorded, resolve_precision, speedup, to_fp32)
 
 
 def model_cfg(cfg: Union[Dict, ConfigDict], role: str) -> ConfigDict:
@@ -97,8 +98,10 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
 
     ``teacher_precision`` sets the precision of the teacher's forward (it only runs inference):
     ``'fp32'``, ``'bf16'``, ``'fp16'`` (CUDA only) or ``'auto'`` (default: bf16 on a CPU with
-    native bf16 instructions and on CUDA devices that support it, fp16 on other CUDA devices,
-    fp32 elsewhere; see :func:`kd_plugins.engine.precision.resolve_precision`). In bf16 or fp16
+    native bf16 instructions where the teacher's forward, timed both ways on the first batch,
+    is at least 1.15x faster in bf16, and on CUDA devices that support it; fp16 on other CUDA
+    devices, fp32 elsewhere; see :func:`kd_plugins.engine.precision.resolve_precision`). In
+    bf16 or fp16
     the teacher runs under autocast with ``channels_last`` weights and inputs; its weights stay
     fp32, and what its recorders recorded is cast back to fp32 (ordinary memory format) before
     connectors and losses see it. The choice is logged once, at the first training step.
@@ -186,30 +189,67 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         _stop_if_not_finite(losses)
         return losses
 
-    def resolved_teacher_precision(self, device: torch.device) -> str:
+    def resolved_teacher_precision(self, device: torch.device,
+                                   batch_inputs: Optional[torch.Tensor] = None) -> str:
         """``teacher_precision`` resolved for ``device`` (``'fp32'``, ``'bf16'`` or ``'fp16'``);
         the first call on a device logs the choice and, for bf16/fp16, moves the teacher's
-        weights to ``channels_last``."""
+        weights to ``channels_last``. ``'auto'`` on a CPU whose flags allow bf16 also times
+        the teacher's forward on ``batch_inputs`` (the first training batch) in fp32 and in
+        bf16 (:func:`~kd_plugins.engine.precision.speedup`) and keeps fp32 unless bf16 is at
+        least ``MIN_SPEEDUP`` times faster."""
         device = torch.device(device)
         if self._teacher_precision_on is not None and \
                 self._teacher_precision_on[0] == device.type:
             return self._teacher_precision_on[1]
         from mmengine.logging import print_log
         precision = resolve_precision(self.teacher_precision, device)
+        words = describe(precision, self.teacher_precision)
+        if self.teacher_precision == 'auto' and precision == 'bf16' and \
+                device.type == 'cpu' and batch_inputs is not None:
+            ratio = self._measure_teacher_speedup(batch_inputs, precision)
+            if ratio < MIN_SPEEDUP:
+                precision = 'fp32'
+                words = 'fp32'
+            words += (f" ('auto': on this CPU's {cpu_bf16_support()} the teacher's forward ran "
+                      f'{ratio:.2f}x as fast in bf16 as in fp32 on the first batch; bf16 needs '
+                      f'{MIN_SPEEDUP:g}x)')
         if precision != 'fp32':
             self.teacher.to(memory_format=torch.channels_last)
-        print_log(f'teacher forward on {device.type}: '
-                  f'{describe(precision, self.teacher_precision)}; recorded teacher tensors '
+        print_log(f'teacher forward on {device.type}: {words}; recorded teacher tensors '
                   'are cast to fp32 for the connectors and losses', logger='current')
         self._teacher_precision_on = (device.type, precision)
         return precision
+
+    def _measure_teacher_speedup(self, batch_inputs: torch.Tensor, precision: str) -> float:
+        """fp32 time over ``precision`` time of the teacher's forward on ``batch_inputs``, no
+        gradients; ``precision`` runs a ``channels_last`` copy of the teacher (deleted after).
+        Called before the recorders are entered, so nothing is recorded. Under distributed
+        training rank 0 measures and every rank takes its figure (one precision for all)."""
+        from mmengine.dist import broadcast_object_list, get_rank, get_world_size
+        ratio = [0.0]
+        if get_rank() == 0:
+            low_teacher = copy.deepcopy(self.teacher).to(memory_format=torch.channels_last)
+            low_inputs = batch_inputs.contiguous(memory_format=torch.channels_last)
+
+            def run(teacher, inputs, prec):
+                with torch.no_grad(), autocast(inputs.device, prec):
+                    feats = teacher.extract_feat(inputs)
+                    if self.teacher_runs == 'head':
+                        teacher.bbox_head(feats)
+
+            ratio[0] = speedup(lambda: run(self.teacher, batch_inputs, 'fp32'),
+                               lambda: run(low_teacher, low_inputs, precision))
+            del low_teacher
+        if get_world_size() > 1:
+            broadcast_object_list(ratio, src=0)
+        return ratio[0]
 
     def teacher_forward(self, batch_inputs: torch.Tensor, fp32_out: bool = True) -> Any:
         """The teacher's part of a training step: backbone + neck, and the head's forward with
         ``teacher_runs='head'``, in ``teacher_precision`` (callers add ``torch.no_grad`` and the
         recorders). Returns what the teacher computed, cast to fp32 unless ``fp32_out=False``
         (the training step uses what the recorders recorded, and casts that)."""
-        precision = self.resolved_teacher_precision(batch_inputs.device)
+        precision = self.resolved_teacher_precision(batch_inputs.device, batch_inputs)
         if precision != 'fp32':
             batch_inputs = batch_inputs.contiguous(memory_format=torch.channels_last)
         with autocast(batch_inputs.device, precision):
@@ -218,6 +258,8 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         return to_fp32(out, contiguous=True) if fp32_out and precision != 'fp32' else out
 
     def _losses(self, batch_inputs, data_samples):
+        # resolved (and, for 'auto' on a CPU, timed) before the recorders are entered
+        self.resolved_teacher_precision(batch_inputs.device, batch_inputs)
         # record_function: named ranges in torch.profiler traces (benchmark_kd.py --profile)
         self.distiller.set_deliveries_override(False)
         grad = torch.enable_grad() if self.teacher_trainable else torch.no_grad()
