@@ -28,6 +28,10 @@ setup(
         'numpy',
         'opencv-python',
     ],
-    extras_require={'tests': ['pytest', 'flake8==7.1.1', 'isort==5.13.2']},
+    extras_require={
+        'tests': ['pytest', 'flake8==7.1.1', 'isort==5.13.2'],
+        # tools/export_student.py --onnx and its parity check (onnxruntime runs the model)
+        'onnx': ['onnx==1.23.2', 'onnxruntime==1.32.0'],
+    },
     zip_safe=False,
 )

@@ -1,11 +1,116 @@
 """Export the student of a distillation checkpoint as a plain MMYOLO checkpoint and config."""
+import copy
+import inspect
 import os
 import os.path as osp
-from typing import Dict, Tuple
+from typing import Any, Dict, List, Set, Tuple
 
 import torch
 
 STUDENT_PREFIX = 'architecture.'
+
+
+def package_types() -> Dict[str, type]:
+    """Every name that ``kd_plugins`` registers, in any OpenMMLab registry (MMEngine's roots
+    and their MMDet / MMYOLO / MMRazor children): ``{name: class}``."""
+    import mmengine.registry as root
+    from mmengine.registry import Registry
+
+    import kd_plugins  # noqa: F401  (registers its modules)
+    found: Dict[str, type] = {}
+    todo = [r for r in vars(root).values() if isinstance(r, Registry)]
+    seen: Set[int] = set()
+    while todo:
+        reg = todo.pop()
+        if id(reg) in seen:
+            continue
+        seen.add(id(reg))
+        todo.extend(reg.children.values())
+        for name, cls in reg.module_dict.items():
+            if getattr(cls, '__module__', '').startswith('kd_plugins.'):
+                found[name] = cls
+    return found
+
+
+# what only training with this package uses: a dataset type that adds checks to an upstream one
+# (its own arguments are dropped with it), hooks and metrics a deployed model does not need
+_UPSTREAM_DATASET = {'CheckedYOLOv5CocoDataset': 'YOLOv5CocoDataset'}
+_TRAINING_ONLY = ('EpochSeedHook', 'HostMemoryHook', 'DetPrecisionRecallMetric')
+
+
+def _own_arguments(cls: type) -> Set[str]:
+    return {n for n, p in inspect.signature(cls.__init__).parameters.items()
+            if n != 'self' and p.kind is p.KEYWORD_ONLY}
+
+
+def _plain(node: Any, ours: Dict[str, type], needed: Set[str]) -> Any:
+    """``node`` with this package's training-only types replaced or removed; the package
+    types that remain are added to ``needed``. ``None`` means: drop this entry."""
+    if isinstance(node, dict):
+        kind = node.get('type')
+        if kind in _TRAINING_ONLY:
+            return None
+        if kind in _UPSTREAM_DATASET:
+            node = {k: v for k, v in node.items() if k not in _own_arguments(ours[kind])}
+            node['type'] = _UPSTREAM_DATASET[kind]
+        elif isinstance(kind, str) and kind in ours:
+            needed.add(kind)
+        out = {}
+        for k, v in node.items():
+            v = _plain(v, ours, needed)
+            if v is not None:
+                out[k] = v
+        return out
+    if isinstance(node, (list, tuple)):
+        items = [v for v in (_plain(v, ours, needed) for v in node) if v is not None]
+        return type(node)(items)
+    return node
+
+
+def _primitive(node: Any) -> Any:
+    """``node`` reduced to what ``torch.load(weights_only=True)`` reads without an allow-list
+    (numbers, strings, lists, tuples, dicts; numpy scalars become numbers); other objects are
+    dropped, so that MMEngine loads the exported checkpoint on torch >= 2.6 without this
+    package's checkpoint fix."""
+    if isinstance(node, (bool, int, float, str)) or node is None:
+        return node
+    if hasattr(node, 'item') and getattr(node, 'ndim', 1) == 0:  # numpy / torch scalar
+        return node.item()
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            v = _primitive(v)
+            if v is not None or node[k] is None:
+                out[str(k)] = v
+        return out
+    if isinstance(node, (list, tuple)):
+        return type(node)(_primitive(v) for v in node)
+    return None
+
+
+def plain_config(cfg) -> Tuple[Any, List[str]]:
+    """The student's config as a deployed model needs it: without this package's training
+    helpers (the checked dataset becomes MMYOLO's ``YOLOv5CocoDataset``, whose own filter of
+    invalid boxes then applies; the seed and memory hooks and the precision/recall metric are
+    dropped) and, when no type of this package is left, without ``custom_imports`` of it.
+    Returns ``(config, types)``: ``types`` are the package's types the model still needs (e.g.
+    ``KDYOLOv5LDHead``); then the config imports ``kd_plugins`` in one ``custom_imports`` line
+    and nothing else of it."""
+    from mmengine.config import Config
+    ours = package_types()
+    needed: Set[str] = set()
+    data = _plain(copy.deepcopy(cfg.to_dict()), ours, needed)
+    imports = [i for i in data.get('custom_imports', {}).get('imports', [])
+               if i != 'kd_plugins' and not i.startswith('kd_plugins.')]
+    data.pop('custom_imports', None)
+    if needed:
+        imports = ['kd_plugins'] + imports
+    if imports:
+        data['custom_imports'] = dict(imports=imports, allow_failed_imports=False)
+    for key in ('val_evaluator', 'test_evaluator'):  # a list left with one metric
+        if isinstance(data.get(key), list) and len(data[key]) == 1:
+            data[key] = data[key][0]
+    return Config(data), sorted(needed)
 
 
 def student_state_dict(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -64,9 +169,15 @@ def export_student(config: str, checkpoint: str, out_dir: str,
 
     os.makedirs(out_dir, exist_ok=True)
     cfg_out = osp.join(out_dir, osp.basename(arch.cfg_path))
-    student_cfg.dump(cfg_out)
+    deploy_cfg, needs = plain_config(student_cfg)
+    deploy_cfg.dump(cfg_out)
+    if needs:  # say why the one import line is there
+        with open(cfg_out) as f:
+            text = f.read()
+        with open(cfg_out, 'w') as f:
+            f.write(f"# the model needs the kd_plugins package for {', '.join(needs)}\n{text}")
     ckpt_out = osp.join(out_dir, 'student.pth')
-    meta = dict(ckpt.get('meta', {}))
+    meta = _primitive(dict(ckpt.get('meta', {})))  # loadable with torch.load(weights_only=True)
     meta.update(exported_from=osp.abspath(checkpoint), distillation_config=osp.abspath(config))
     save_checkpoint(dict(state_dict=student_state, meta=meta), ckpt_out)
 

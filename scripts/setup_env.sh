@@ -115,7 +115,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$PY" -c "import kd_plu
   log "kd_plugins already installed"
 else
   log "installing kd_plugins and its dependencies"
-  pipi -q --no-build-isolation -e "$ROOT[tests]"
+  pipi -q --no-build-isolation -e "$ROOT[tests,onnx]"
   echo "$want" > "$stamp"
 fi
 "$PY" -c "import kd_plugins; kd_plugins.compat.check_versions(verbose=True)"
