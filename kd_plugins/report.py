@@ -79,6 +79,7 @@ def method_rows(runs: Sequence[dict], split: str, methods: Sequence[str]) -> Lis
         first = group[0]
         row.update(params_M=first.get('params_M'), FLOPs_G=first.get('FLOPs_G'),
                    img_per_s=first.get('images_per_s'),
+                   onnx_img_per_s=first.get('onnx_images_per_s'),
                    train_s_per_iter=_median([r.get('train_s_per_iter') for r in group]))
         rows.append(row)
     return rows
@@ -146,7 +147,9 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
                   'of the same seed, mean (per seed); gap_closed: the mean difference as a '
                   'share of the teacher\'s lead over the baseline; params, FLOPs (one '
                   f'{args.img_size}x{args.img_size} image), images/s at batch 1 on this '
-                  'machine and training s/iter are per model.', '', _md(rows), '']
+                  'machine (PyTorch; onnx: onnxruntime on the end-to-end ONNX export, '
+                  f'{args.img_size}x{args.img_size} inputs) and training s/iter are per model.',
+                  '', _md(rows), '']
         csv_rows += [dict(split=split, **r) for r in rows]
     with open(osp.join(out, 'report.csv'), 'w', newline='') as f:
         writer = csv.DictWriter(f, list(csv_rows[0]))

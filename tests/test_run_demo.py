@@ -28,6 +28,7 @@ def test_run_demo_tiny(tmp_path):
     assert ('--family yolov5 --teacher s --student n --methods cwd_att ld --epochs 1 '
             '--img-size 256 --batch-size 4 --seeds 0 --teacher-epochs 2 --lr 0.08') in r.stdout
     assert 'teacher: epoch 2/2' in r.stdout and 'baseline seed 0: epoch 1/1' in r.stdout
+    assert r.stdout.count(' images/s (PyTorch ') == 4  # onnxruntime: teacher, baseline, 2 KD
     # the distilled students were trained from the teacher's checkpoint
     for key in ('cwd_att', 'ld'):
         cfg = (out / 'configs' / f'{key}.py').read_text()
@@ -42,6 +43,7 @@ def test_run_demo_tiny(tmp_path):
     for x in rows:
         assert 0.0 <= float(x['mAP50-95']) <= float(x['mAP50']) <= 1.0
         assert float(x['img_per_s']) > 0 and float(x['train_s_per_iter']) > 0
+        assert float(x['onnx_img_per_s']) > 0  # onnxruntime on the end-to-end export
         assert float(x['FLOPs_G']) > 0
 
     # the exported students are plain MMYOLO checkpoints (no teacher / distiller keys)

@@ -23,7 +23,8 @@ interrupted training resumes from its last checkpoint):
   5. export    each distilled student as a plain MMYOLO model (tools/export_student.py)
   6. eval      mAP on the val split (the final validation of each run) and, when the data
                have a test split, on it (tools/test.py)
-  7. speed     images/s at batch 1 on this machine and a picture of detections per model
+  7. speed     images/s at batch 1 on this machine (PyTorch, and onnxruntime on the model
+               exported as end-to-end ONNX) and a picture of detections per model
   8. report    OUT/report.md, report.csv (per method), runs.csv (per run), curves.png,
                detections.png
 """
@@ -399,11 +400,37 @@ def speed(run: dict, args, out: str):
                  f'{m["coco/bbox_mAP_50"]:.3f} (white: ground truth)')
         meta = dataset.metainfo
         cv2.imwrite(picture, draw_detections(shown, meta['classes'], meta['palette'], title))
+        result = dict(images_per_s=ips, images=count - warmup, batch_size=1)
+        result.update(onnx_speed(model, run, args, count, warmup))
         with open(speed_file, 'w') as f:
-            json.dump(dict(images_per_s=ips, images=count - warmup, batch_size=1), f)
+            json.dump(result, f)
     with open(speed_file) as f:
-        run['images_per_s'] = json.load(f)['images_per_s']
+        result = json.load(f)
+    run['images_per_s'] = result['images_per_s']
+    run['onnx_images_per_s'] = result.get('onnx_images_per_s')
     run['picture'] = picture
+
+
+def onnx_speed(model, run: dict, args, count: int, warmup: int) -> dict:
+    """images/s of the model exported as end-to-end ONNX, in onnxruntime, on the same val
+    images (and how many detections equal PyTorch's); {} without onnxruntime."""
+    try:
+        from kd_plugins import deploy
+        deploy.check_opset(deploy.DEFAULT_OPSET)
+    except ImportError as e:
+        print(f'    {run["label"]}: no onnxruntime images/s ({e})', flush=True)
+        return {}
+    from kd_plugins.utils import quiet
+    path = osp.join(run['work_dir'], 'end2end.onnx')
+    with quiet():
+        deploy.export_onnx(model, path, args.img_size, 'end2end')
+        check = deploy.compare_on_dataset(model, path, model.cfg.val_dataloader.dataset,
+                                          model.cfg.val_evaluator, args.img_size, count, warmup)
+    print(f"    {run['label']}: onnxruntime {check['onnx_images_per_s']:.1f} images/s "
+          f"(PyTorch {check['torch_images_per_s']:.1f} at {args.img_size}x{args.img_size}); "
+          f"detections equal to PyTorch's: {check['matched']}, near-equal-score ties "
+          f"{check['ties']}, other {check['unmatched']}", flush=True)
+    return dict(onnx_images_per_s=check['onnx_images_per_s'], onnx_check=check)
 
 
 def main(argv=None):
