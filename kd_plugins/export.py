@@ -35,7 +35,8 @@ def package_types() -> Dict[str, type]:
 # what only training with this package uses: a dataset type that adds checks to an upstream one
 # (its own arguments are dropped with it), hooks and metrics a deployed model does not need
 _UPSTREAM_DATASET = {'CheckedYOLOv5CocoDataset': 'YOLOv5CocoDataset'}
-_TRAINING_ONLY = ('EpochSeedHook', 'HostMemoryHook', 'DetPrecisionRecallMetric')
+_TRAINING_ONLY = ('EpochSeedHook', 'HostMemoryHook', 'KDLossScheduleHook',
+                  'DetPrecisionRecallMetric')
 
 
 def _own_arguments(cls: type) -> Set[str]:

@@ -158,6 +158,8 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         self.teacher_runs = teacher_runs
         self.teacher_precision = teacher_precision
         self._teacher_precision_on = None  # (device type, resolved precision) once resolved
+        # every distillation loss is multiplied by this (KDLossScheduleHook decays it)
+        self.distill_loss_scale = 1.0
         self._bind_losses_to_student()
         if teacher_ckpt is not None:
             self.load_teacher(teacher_ckpt)
@@ -277,7 +279,10 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
             # connectors and losses in fp32, also when the step runs under autocast (--amp)
             fp32_recorded(self.distiller.student_recorders, contiguous=False)
             with autocast(batch_inputs.device, 'fp32'):
-                losses.update(add_prefix(self.distiller.compute_distill_losses(), 'distill'))
+                distill = self.distiller.compute_distill_losses()
+            if self.distill_loss_scale != 1.0:
+                distill = {k: v * self.distill_loss_scale for k, v in distill.items()}
+            losses.update(add_prefix(distill, 'distill'))
         return losses
 
     def load_teacher(self, path: str) -> None:
