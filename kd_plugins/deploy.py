@@ -206,10 +206,15 @@ def export_onnx(model: nn.Module, out_path: str, img_size: int, form: str = 'end
     else:
         names = ['num_dets', 'boxes', 'scores', 'labels']
     buffer = io.BytesIO()
-    with torch.no_grad():
-        torch.onnx.export(net, (x, ), buffer, dynamo=False, opset_version=opset,
-                          input_names=['images'], output_names=names,
-                          do_constant_folding=True)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(net, (x, ), buffer, dynamo=False, opset_version=opset,
+                              input_names=['images'], output_names=names,
+                              do_constant_folding=True)
+    except Exception as e:  # the exporter raises many types (unsupported op at this opset, ...)
+        raise ValueError(f'torch could not export the {form} model at opset {opset} '
+                         f'({type(e).__name__}: {str(e).splitlines()[0][:200]}): try the '
+                         f'default --opset {DEFAULT_OPSET}') from e
     data = buffer.getvalue()
     try:
         _session(data)
