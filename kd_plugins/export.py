@@ -89,7 +89,7 @@ def _primitive(node: Any) -> Any:
     return None
 
 
-def plain_config(cfg) -> Tuple[Any, List[str]]:
+def plain_config(cfg: Any) -> Tuple[Any, List[str]]:
     """The student's config as a deployed model needs it: without this package's training
     helpers (the checked dataset becomes MMYOLO's ``YOLOv5CocoDataset``, whose own filter of
     invalid boxes then applies; the seed and memory hooks and the precision/recall metric are

@@ -392,7 +392,6 @@ def speed(run: dict, args, out: str):
             count = min(len(dataset), args.speed_images + 3)
             warmup = min(3, count - 1)  # a val split of a few images: fewer warm-up ones
             samples, ips = predict(model, dataset, list(range(count)), warmup=warmup)
-        print(f'    {run["label"]}: {ips:.1f} images/s', flush=True)
         busiest = sorted(range(len(samples)), key=lambda i: -len(samples[i].gt_instances))
         shown = [samples[i] for i in sorted(busiest[:PICTURE_IMAGES])]
         m = run['val']
@@ -402,6 +401,13 @@ def speed(run: dict, args, out: str):
         cv2.imwrite(picture, draw_detections(shown, meta['classes'], meta['palette'], title))
         result = dict(images_per_s=ips, images=count - warmup, batch_size=1)
         result.update(onnx_speed(model, run, args, count, warmup))
+        check = result.get('onnx_check')
+        print(f'    {run["label"]}: {ips:.1f} images/s' + (
+            f"; end-to-end ONNX in onnxruntime {check['onnx_images_per_s']:.1f} images/s at "
+            f"{args.img_size}x{args.img_size} (PyTorch {check['torch_images_per_s']:.1f} "
+            f"there), detections as PyTorch's: {check['matched']} equal, {check['ties']} "
+            f"near-equal-score ties, {check['unmatched']} other" if check else
+            f"; no onnxruntime figure ({result['onnx_skipped']})"), flush=True)
         with open(speed_file, 'w') as f:
             json.dump(result, f)
     with open(speed_file) as f:
@@ -413,23 +419,18 @@ def speed(run: dict, args, out: str):
 
 def onnx_speed(model, run: dict, args, count: int, warmup: int) -> dict:
     """images/s of the model exported as end-to-end ONNX, in onnxruntime, on the same val
-    images (and how many detections equal PyTorch's); {} without onnxruntime."""
+    images (and how many detections equal PyTorch's); without onnxruntime, why not."""
     try:
         from kd_plugins import deploy
         deploy.check_opset(deploy.DEFAULT_OPSET)
     except ImportError as e:
-        print(f'    {run["label"]}: no onnxruntime images/s ({e})', flush=True)
-        return {}
+        return dict(onnx_skipped=str(e))
     from kd_plugins.utils import quiet
     path = osp.join(run['work_dir'], 'end2end.onnx')
     with quiet():
         deploy.export_onnx(model, path, args.img_size, 'end2end')
         check = deploy.compare_on_dataset(model, path, model.cfg.val_dataloader.dataset,
                                           model.cfg.val_evaluator, args.img_size, count, warmup)
-    print(f"    {run['label']}: onnxruntime {check['onnx_images_per_s']:.1f} images/s "
-          f"(PyTorch {check['torch_images_per_s']:.1f} at {args.img_size}x{args.img_size}); "
-          f"detections equal to PyTorch's: {check['matched']}, near-equal-score ties "
-          f"{check['ties']}, other {check['unmatched']}", flush=True)
     return dict(onnx_images_per_s=check['onnx_images_per_s'], onnx_check=check)
 
 
