@@ -100,13 +100,12 @@ class End2End(nn.Module):
                              if iou_thr is None else iou_thr)
         self.max_det = int(test_cfg.get('max_per_img', 300) if max_det is None else max_det)
         self.multi_label = bool(test_cfg.get('multi_label', True))
-        with torch.no_grad():
-            outs = head(model.extract_feat(torch.zeros(1, 3, img_size, img_size)))
-        sizes = [t.shape[2:] for t in outs[0]]
+        check_img_size(model, img_size)  # so that each level is img_size / stride square
+        levels = [int(_stride(st)) for st in head.featmap_strides]
+        sizes = [(img_size // st, img_size // st) for st in levels]
         priors = head.prior_generator.grid_priors(sizes, dtype=torch.float32, device='cpu')
-        n_base = head.num_base_priors
-        strides = [torch.full((s.numel() * n_base,), float(_stride(st)))
-                   for s, st in zip(sizes, head.featmap_strides)]
+        strides = [torch.full((h * w * head.num_base_priors,), float(st))
+                   for (h, w), st in zip(sizes, levels)]
         self.register_buffer('priors', torch.cat(priors), persistent=False)
         self.register_buffer('strides', torch.cat(strides), persistent=False)
 

@@ -36,8 +36,6 @@ class KDLossScheduleHook(Hook):
             reaches ``floor``. Defaults to the last epoch.
     """
 
-    priority = 'NORMAL'
-
     def __init__(self, floor: float = 0.1, end_epoch: Optional[int] = None):
         if not 0.0 <= floor <= 1.0:
             raise ValueError(f'floor must be in [0, 1], got {floor}')

@@ -64,9 +64,11 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     """``'fp32'``, ``'bf16'`` or ``'fp16'`` for ``precision`` on ``device``.
 
     ``'auto'``: bf16 on a CPU with native bf16 and on a CUDA device that supports it, fp16 on
-    other CUDA devices, fp32 elsewhere. An explicit choice is kept as given, except fp16 on a
-    CPU, which is refused with a message: bf16 has fp32's range (no overflow, no loss scale)
-    and is what CPUs compute natively.
+    other CUDA devices, fp32 elsewhere. On a CPU this is a candidate: a teacher keeps it only
+    where its forward, timed both ways, is :data:`MIN_SPEEDUP` times faster
+    (``KDYOLOTeacherDistill.resolved_teacher_precision``). An explicit choice is kept as
+    given, except fp16 on a CPU, which is refused with a message: bf16 has fp32's range (no
+    overflow, no loss scale) and is what CPUs compute natively.
     """
     if precision not in PRECISIONS:
         raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
