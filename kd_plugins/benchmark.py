@@ -97,15 +97,19 @@ class Benchmark:
         student = 'fp32'
         if type(optim).__name__ == 'CPUAmpOptimWrapper':
             student = 'bf16 autocast'
+        elif type(optim).__name__ == 'ChannelsLastOptimWrapper':
+            student = 'fp32 + channels_last'
         elif type(optim).__name__ == 'AmpOptimWrapper':
             dtype = getattr(optim, 'cast_dtype', None) or torch.float16
             student = f'{"bf16" if dtype == torch.bfloat16 else "fp16"} autocast'
         out = {'student_step': student}
         if self.distill:
             # resolved as training resolves it: 'auto' on a CPU times the first batch
-            teacher = self.model.resolved_teacher_precision(
-                self.device, self.batches[0]['inputs']) if hasattr(
-                    self.model, 'resolved_teacher_precision') else 'fp32'
+            from .engine.precision import describe
+            teacher = 'fp32'
+            if hasattr(self.model, 'resolved_teacher_precision'):
+                teacher = describe(self.model.resolved_teacher_precision(
+                    self.device, self.batches[0]['inputs']), self.model.teacher_channels_last)
             out['teacher_forward'] = teacher
             out['distill_step'] = f'student {student}, teacher {teacher}'
         return out
@@ -191,3 +195,53 @@ def overhead(result: Dict[str, Dict[str, float]]) -> Optional[float]:
         return None
     return result['distill_step']['median_s'] / (
         result['student_step']['median_s'] + result['teacher_forward']['median_s'])
+
+
+#: how ``tools/train.py`` trains in each way :func:`time_training_ways` times on a CPU
+TRAINING_WAYS = {'fp32': [], 'fp32 + channels_last': ['--channels-last'],
+                 'bf16 autocast + channels_last': ['--amp']}
+
+
+def time_training_ways(model_cfg: dict, batch_size: int, img_size: int, bf16: bool = True,
+                       rounds: int = 3) -> Dict[str, float]:
+    """Median seconds of a training step's forward and backward of the detector ``model_cfg``
+    (an MMYOLO model config) on a random ``batch_size`` x 3 x ``img_size`` x ``img_size`` batch,
+    on the CPU, in each way of :data:`TRAINING_WAYS` this CPU offers (bf16 only with ``bf16``
+    and native bf16 instructions); the median of ``rounds`` after one untimed step each, interleaved
+    (:func:`~kd_plugins.engine.precision.median_times`). What is timed is the network: the
+    head's loss is replaced by the sum of its outputs, because MMYOLO's box assignment and
+    losses run in fp32 and the ordinary layout in every way (``--amp`` keeps ``loss_by_feat``
+    in fp32), so they add the same time to each. ``tools/distill.py`` picks with
+    :func:`~kd_plugins.engine.precision.pick_fastest`."""
+    import copy
+    import functools
+
+    from mmengine.registry import DefaultScope
+    from mmyolo.registry import MODELS
+    from mmyolo.utils import register_all_modules
+
+    from .engine.precision import autocast, cpu_has_native_bf16, median_times
+
+    def leaves(out):
+        if isinstance(out, torch.Tensor):
+            return [out]
+        return [t for o in (out or []) for t in leaves(o)] if isinstance(out, (list, tuple)) \
+            else []
+
+    def step(net, precision):
+        with autocast('cpu', precision):
+            out = net(inputs, mode='tensor')
+        sum(t.float().sum() for t in leaves(out)).backward()
+        net.zero_grad(set_to_none=True)
+
+    register_all_modules(init_default_scope=False)
+    with DefaultScope.overwrite_default_scope('mmyolo'):
+        model = MODELS.build(model_cfg).train()
+    inputs = torch.randn(batch_size, 3, img_size, img_size,
+                         generator=torch.Generator().manual_seed(0))
+    last = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    ways = {'fp32': functools.partial(step, model, 'fp32'),
+            'fp32 + channels_last': functools.partial(step, last, 'fp32')}
+    if bf16 and cpu_has_native_bf16():
+        ways['bf16 autocast + channels_last'] = functools.partial(step, last, 'bf16')
+    return median_times(ways, rounds)

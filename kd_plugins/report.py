@@ -198,6 +198,6 @@ def _argv(args) -> List[str]:
         out += ['--lr', f'{args.lr:g}']
     if args.classes:
         out += ['--classes', *args.classes]
-    if args.precision != 'teacher':
+    if args.precision != 'auto':
         out += ['--precision', args.precision]
     return out

@@ -86,6 +86,20 @@ def enable_amp(cfg, device: str) -> str:
     return amp_type
 
 
+def enable_channels_last(cfg) -> str:
+    """Switch ``cfg.optim_wrapper`` to train the convolution weights in ``channels_last``, fp32
+    (:class:`~kd_plugins.engine.ChannelsLastOptimWrapper`); with ``--amp`` on a CPU the bf16
+    wrapper already does, and on CUDA ``--amp`` it is refused (not measured here)."""
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper == 'CPUAmpOptimWrapper':
+        return wrapper  # its weights are in channels_last already
+    if wrapper not in ('OptimWrapper', 'ChannelsLastOptimWrapper'):
+        raise SystemExit('--channels-last works with optim_wrapper.type=OptimWrapper (or with '
+                         f'--amp on a CPU, which includes it), got {wrapper}')
+    cfg.optim_wrapper.type = 'ChannelsLastOptimWrapper'
+    return cfg.optim_wrapper.type
+
+
 @contextlib.contextmanager
 def quiet():
     """Silence what upstream prints while a tool works in-process: pycocotools' progress

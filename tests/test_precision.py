@@ -138,74 +138,126 @@ def test_precision_choice(monkeypatch):
                           teacher_precision='half'))
 
 
-def test_speedup_times_both_and_divides_the_medians():
+def test_median_times_interleaves_and_takes_the_medians():
     import time
 
-    from kd_plugins.engine.precision import speedup
+    from kd_plugins.engine.precision import median_times
     calls = []
 
-    def slow():
-        calls.append('fp32')
-        time.sleep(0.02)
+    def sleeper(name, seconds):
+        def run():
+            calls.append(name)
+            time.sleep(seconds)
+        return run
 
-    def fast():
-        calls.append('low')
-        time.sleep(0.01)
-
-    ratio = speedup(slow, fast, rounds=3)
-    assert 1.4 < ratio < 2.2, ratio
-    assert calls == ['fp32', 'low'] * 4  # one untimed round, then three, interleaved
-    assert 0.45 < speedup(fast, slow, rounds=1) < 0.7
+    times = median_times({'slow': sleeper('slow', 0.02), 'fast': sleeper('fast', 0.01)},
+                         rounds=3)
+    assert calls == ['slow', 'fast'] * 4  # one untimed round, then three, interleaved
+    assert 0.019 < times['slow'] < 0.04 and 0.009 < times['fast'] < 0.02
+    assert 1.4 < times['slow'] / times['fast'] < 2.2
 
 
-@pytest.mark.parametrize('ratio,expected', [(1.0, 'fp32'), (1.14, 'fp32'), (1.9, 'bf16')])
-def test_auto_teacher_precision_keeps_bf16_only_where_it_is_faster(
-        ratio, expected, tiny_data, tmp_path, monkeypatch):
-    """'auto' on a CPU with bf16 instructions times the teacher's forward both ways on the
-    first batch (here the timing is replaced by ``ratio``) and keeps bf16 only at 1.15x or
-    more; the timed forwards are not recorded, and the teacher ends in the chosen layout."""
+@pytest.mark.parametrize('times,expected', [
+    ((1.0, 1.0, 1.0), 'fp32'),
+    ((1.0, 0.96, 0.88), 'fp32'),  # layout 1.04x < 1.05, bf16 1.14x < 1.15
+    ((1.0, 0.96, 0.86), 'bf16'),  # the layout not taken, bf16 1.16x over fp32 is
+    ((1.0, 0.9, 0.8), 'cl'),  # layout 1.11x; bf16 only 1.125x over the layout
+    ((1.0, 0.9, 0.78), 'bf16'),  # bf16 1.154x over the layout
+    ((1.0, 1.1, 0.86), 'bf16'),  # a slower layout is skipped; bf16 1.16x over fp32
+    ((1.0, 0.5, 0.1), 'bf16')])
+def test_pick_fastest_needs_a_margin_over_what_it_replaces(times, expected):
+    from kd_plugins.engine.precision import MIN_LAYOUT_SPEEDUP, pick_fastest
+    names = ('fp32', 'cl', 'bf16')
+    assert pick_fastest(dict(zip(names, times)), names, {'cl': MIN_LAYOUT_SPEEDUP}) == expected
+    # one margin for all (the default): the layout needs 1.15x too
+    assert pick_fastest(dict(zip(names, (1.0, 0.9, 0.95))), names) == 'fp32'
+
+
+TEACHER_WAYS = ('fp32', 'fp32 + channels_last', 'bf16 + channels_last')
+
+
+@pytest.mark.parametrize('times,expected', [
+    ((1.0, 1.0, 1.0), ('fp32', False)),
+    ((1.0, 0.98, 0.9), ('fp32', False)),
+    ((1.0, 0.7, 0.65), ('fp32', True)),
+    ((1.0, 0.9, 0.5), ('bf16', True))])
+def test_auto_teacher_precision_takes_the_way_that_timed_fastest(
+        times, expected, tiny_data, tmp_path, monkeypatch):
+    """'auto' on a CPU with bf16 instructions times the teacher's forward on the first batch
+    in fp32, fp32 + channels_last and bf16 + channels_last (here the timing is replaced by
+    ``times``) and takes the fastest with a margin; the timed forwards are not recorded, the
+    teacher ends in the chosen layout, and fp32 in either layout hands the losses fp32's
+    records."""
     from kd_plugins.engine import precision
     from kd_plugins.models.algorithms import yolo_teacher_distill as algo
     model, data = _algorithm(CWD, tiny_data, tmp_path)
     monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'avx512_bf16')
     ran = []
 
-    def fake_speedup(run_fp32, run_low):
-        run_fp32()
-        run_low()
+    def fake_median_times(fns):
+        assert tuple(fns) == TEACHER_WAYS
+        for fn in fns.values():
+            fn()
         ran.append(1)
-        return ratio
+        return dict(zip(TEACHER_WAYS, times))
 
-    monkeypatch.setattr(algo, 'speedup', fake_speedup)
+    monkeypatch.setattr(algo, 'median_times', fake_median_times)
     rng = torch.get_rng_state()
-    _, fp32_records = _distill_losses(model, data, 'fp32')
+    fp32_losses, fp32_records = _distill_losses(model, data, 'fp32')
     assert not ran  # an explicit precision is never timed
     torch.set_rng_state(rng)
     losses, records = _distill_losses(model, data, 'auto')
     assert ran == [1]
-    assert model._teacher_precision_on == ('cpu', expected)
+    assert model._teacher_precision_on == ('cpu', *expected)
+    assert model.teacher_channels_last is expected[1]
     assert model.teacher.backbone.stem.conv.weight.is_contiguous(
-        memory_format=torch.channels_last) is (expected == 'bf16')
+        memory_format=torch.channels_last) is expected[1]
     # one record per recorder, as in the fp32 step: the timed forwards left nothing behind
     assert len(records) == len(fp32_records)
     for rec in model.distiller.teacher_recorders.recorders.values():
         assert len(rec.data_buffer) == 1
-    if expected == 'fp32':  # identical to the explicit fp32 step, bit for bit
+    assert all(r.is_contiguous() and r.dtype == torch.float32 for r in records)
+    if expected == ('fp32', False):  # identical to the explicit fp32 step, bit for bit
         assert all(torch.equal(a, b) for a, b in zip(records, fp32_records))
+    elif expected == ('fp32', True):  # the same arithmetic in another order
+        assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+                   for a, b in zip(records, fp32_records))
+        for k, v in fp32_losses.items():
+            if k.startswith('distill'):
+                assert torch.allclose(losses[k], v, rtol=1e-4), k
     _distill_losses(model, data, 'auto')
     assert ran == [1, 1]  # _distill_losses resets the choice; a second step of one run is
     model.loss(data['inputs'], data['data_samples'])  # not timed again:
     assert ran == [1, 1]
 
 
-def test_teacher_speedup_is_measured_on_a_copy(tiny_data, tmp_path):
+def test_auto_teacher_precision_without_bf16_times_the_layouts_only(
+        tiny_data, tmp_path, monkeypatch):
+    from kd_plugins.engine import precision
+    from kd_plugins.models.algorithms import yolo_teacher_distill as algo
+    model, data = _algorithm(CWD, tiny_data, tmp_path)
+    monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'none')
+    monkeypatch.setattr(algo, 'cpu_bf16_support', lambda: 'none')
+    timed = []
+    monkeypatch.setattr(algo, 'median_times', lambda fns: timed.append(tuple(fns)) or {
+        'fp32': 1.0, 'fp32 + channels_last': 0.5})
+    _distill_losses(model, data, 'auto')
+    assert timed == [('fp32', 'fp32 + channels_last')]
+    assert model._teacher_precision_on == ('cpu', 'fp32', True)
+
+
+def test_teacher_is_timed_on_a_copy(tiny_data, tmp_path):
     model, data = _algorithm(CWD, tiny_data, tmp_path)
     before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
-    ratio = model._measure_teacher_speedup(data['inputs'], 'bf16')
-    assert 0.05 < ratio < 50
+    ways = {'fp32': ('fp32', False), 'fp32 + channels_last': ('fp32', True),
+            'bf16 + channels_last': ('bf16', True)}
+    times = model._time_teacher(data['inputs'], ways)
+    assert set(times) == set(ways) and all(0 < t < 30 for t in times.values())
     weight = model.teacher.backbone.stem.conv.weight
     assert weight.is_contiguous() and weight.grad is None
     assert all(torch.equal(v, before[k]) for k, v in model.teacher.state_dict().items())
+    assert all(not rec.data_buffer
+               for rec in model.distiller.teacher_recorders.recorders.values())
 
 
 def test_teacher_precision_is_logged_once(tiny_data, tmp_path):
@@ -305,6 +357,144 @@ def test_amp_on_a_cpu_without_bf16_says_so(monkeypatch, tmp_path):
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
 
 
+# --- channels_last training and the timed choice of how each model trains --------------------
+def _step(wrapper_type, seed=0):
+    """One SGD step of YOLOv5-N (LD head) on a fixed batch with ``wrapper_type``, an EMA made
+    after the wrapper as the runner makes it; returns (model, ema, initial weights)."""
+    from mmengine.optim import build_optim_wrapper
+    from mmyolo.models.layers import ExpMomentumEMA
+    from mmyolo.registry import MODELS as YOLO
+    from mmyolo.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(ROOT, V5_LD_N))
+    torch.manual_seed(seed)
+    model = YOLO.build(cfg.model).train()
+    wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper, type=wrapper_type))
+    ema = ExpMomentumEMA(model, update_buffers=True)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    gt = torch.tensor([[0, 0, 10., 10., 40., 40.], [1, 1, 5., 5., 30., 50.]])
+    samples = dict(bboxes_labels=gt, img_metas=[dict(batch_input_shape=(64, 64))] * 2)
+    with wrapper.optim_context(model):
+        loss, _ = model.parse_losses(model(x, samples, mode='loss'))
+    wrapper.update_params(loss)
+    ema.update_parameters(model)
+    return model, ema, initial, wrapper
+
+
+def test_channels_last_wrapper_trains_what_the_ordinary_one_trains():
+    """ChannelsLastOptimWrapper: the same step as OptimWrapper's up to the order of fp32 sums,
+    the trained convolution weights (and their optimiser state) in channels_last, an EMA made
+    after the wrapper averaging the trained tensors."""
+    plain, _, initial, _ = _step('OptimWrapper')
+    last, ema, _, wrapper = _step('ChannelsLastOptimWrapper')
+    assert wrapper.layout == 'channels_last'
+    weight = last.backbone.stem.conv.weight
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    # the gradient took the weight's layout, and so did the momentum built from it
+    assert wrapper.optimizer.state[weight]['momentum_buffer'].is_contiguous(
+        memory_format=torch.channels_last)
+    assert plain.backbone.stem.conv.weight.is_contiguous()
+    # each tensor's update within 2 % of its largest value (fp32 sums in another order: 0.7 %
+    # at most here); a weight read in the wrong layout would be off by 100 % or more
+    ours, theirs = last.state_dict(), plain.state_dict()
+    moved = 0
+    for k, v in theirs.items():
+        step = v.double() - initial[k].double()
+        if v.is_floating_point() and step.abs().max() > 0:
+            moved += 1
+            ours_step = ours[k].double() - initial[k].double()
+            assert (ours_step - step).abs().max() <= 0.02 * step.abs().max(), k
+        else:
+            assert torch.equal(ours[k], v), k
+    assert moved > 300  # the step changed the weights, so the comparison compares something
+    for k, v in ema.module.state_dict().items():
+        assert torch.equal(v, ours[k]), k
+
+
+def test_enable_channels_last_switches_only_what_it_can():
+    from kd_plugins.utils import enable_channels_last
+
+    def cfg(t):
+        return Config(dict(optim_wrapper=dict(type=t, optimizer=dict(type='SGD'))))
+
+    plain = cfg('OptimWrapper')
+    assert enable_channels_last(plain) == 'ChannelsLastOptimWrapper'
+    assert plain.optim_wrapper.type == 'ChannelsLastOptimWrapper'
+    amp = cfg('CPUAmpOptimWrapper')  # --amp on a CPU trains in channels_last already
+    assert enable_channels_last(amp) == 'CPUAmpOptimWrapper'
+    with pytest.raises(SystemExit, match='--channels-last works with optim_wrapper.type=Opt'):
+        enable_channels_last(cfg('AmpOptimWrapper'))
+
+
+def test_time_training_ways_times_each_way_this_cpu_offers(monkeypatch):
+    from kd_plugins import benchmark
+    from kd_plugins.engine import precision
+    model = Config.fromfile(osp.join(ROOT, V5_LD_N)).model
+    monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'avx512_bf16')
+    times = benchmark.time_training_ways(model, 2, 64, rounds=1)
+    assert list(times) == list(benchmark.TRAINING_WAYS)
+    assert all(0 < t < 30 for t in times.values())
+    assert list(benchmark.time_training_ways(model, 2, 64, bf16=False, rounds=1)) == [
+        'fp32', 'fp32 + channels_last']
+    monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'none')
+    assert len(benchmark.time_training_ways(model, 2, 64, rounds=1)) == 2
+
+
+def _distill_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('distill_tool',
+                                                  osp.join(ROOT, 'tools', 'distill.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+@pytest.mark.parametrize('precision,times,teacher_ckpt,expected', [
+    # 'auto' times fp32 in both layouts, 'fastest' bf16 too; per model, with a margin
+    ('auto', {'s': (1.0, 0.8), 'n': (1.0, 0.97)}, None,
+     {'teacher': ['--channels-last'], 'student': []}),
+    ('fastest', {'s': (1.0, 0.8, 0.5), 'n': (1.0, 0.8, 0.75)}, None,
+     {'teacher': ['--amp'], 'student': ['--channels-last']}),
+    ('fastest', {'n': (1.0, 0.99, 0.8)}, 'given.pth', {'student': ['--amp']}),  # no teacher
+    ('teacher', {}, None, {}), ('fp32', {}, None, {}),
+    ('amp', {}, None, {'teacher': ['--amp'], 'student': ['--amp']})])
+def test_distill_tool_trains_each_model_in_the_way_that_timed_fastest(
+        precision, times, teacher_ckpt, expected, monkeypatch, tmp_path):
+    from kd_plugins import benchmark
+    from kd_plugins.engine import precision as prec
+    tool = _distill_tool()
+    if teacher_ckpt:
+        (tmp_path / teacher_ckpt).write_bytes(b'')
+    monkeypatch.setattr(prec, 'cpu_bf16_support', lambda: 'avx512_bf16')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    timed = []
+
+    def fake(model, batch_size, img_size, bf16=True):
+        size = 's' if model.backbone.widen_factor == 0.5 else 'n'
+        assert (batch_size, img_size) == (8, 256)
+        timed.append((size, bf16))
+        return dict(zip(benchmark.TRAINING_WAYS, times[size]))
+
+    monkeypatch.setattr(benchmark, 'time_training_ways', fake)
+    args = tool.parse_args(['data', '--family', 'yolov5', '--teacher', 's', '--student', 'n',
+                            '--img-size', '256', '--precision', precision] +
+                           (['--teacher-ckpt', str(tmp_path / teacher_ckpt)] if teacher_ckpt
+                            else []))
+    configs = {'teacher': osp.join(ROOT, 'configs/yolov5/yolov5_s-ld-v61_fast_1xb8-30e_demo.py'),
+               'baseline': osp.join(ROOT, V5_LD_N)}
+    words, flags = tool.training_plan(args, configs)
+    assert flags == expected
+    assert [size for size, _ in timed] == list(times)
+    assert all(bf16 is (precision == 'fastest') for _, bf16 in timed)
+    if timed:  # the timings and the choice in the words of the console and the report
+        assert f"'{precision}' training" in words
+        assert words.count(' ms, fp32 + channels_last ') == len(timed)
+        if 'teacher' in expected:
+            way = {'--amp': 'bf16 autocast', '--channels-last': 'fp32 + channels_last'}
+            assert f"teacher YOLOv5-S {way[expected['teacher'][0]]}" in words
+
+
 @pytest.mark.slow
 def test_amp_training_of_a_detector_then_resume(tiny_data, tmp_path):
     """tools/train.py --amp on CPU trains and validates; the checkpoint is all fp32; --resume
@@ -326,6 +516,24 @@ def test_amp_training_of_a_detector_then_resume(tiny_data, tmp_path):
     out = run_tool(['tools/train.py', V5_LD_N, '--work-dir', str(work), '--amp', '--resume',
                     '--cfg-options', *options_argv(opts)])
     assert 'resumed epoch: 1, iter: 2' in out and 'Epoch(train) [2][2/2]' in out
+    losses = logged(work, 'loss')
+    assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
+
+
+@pytest.mark.slow
+def test_channels_last_training_then_resume_without_it(tiny_data, tmp_path):
+    """tools/train.py --channels-last trains and validates; its checkpoint resumes in the
+    ordinary layout."""
+    opts = tiny_options(tiny_data, epochs=2)
+    work = tmp_path / 'work'
+    out = run_tool(['tools/train.py', V5_LD_N, '--work-dir', str(work), '--channels-last',
+                    '--cfg-options', *options_argv(dict(opts, **{'train_cfg.max_epochs': 1}))])
+    assert 'trained convolution weights in channels_last, fp32' in out
+    assert len(logged(work, 'coco/bbox_mAP')) == 1
+    out = run_tool(['tools/train.py', V5_LD_N, '--work-dir', str(work), '--resume',
+                    '--cfg-options', *options_argv(opts)])
+    assert 'resumed epoch: 1, iter: 2' in out and 'Epoch(train) [2][2/2]' in out
+    assert 'trained convolution weights in' not in out
     losses = logged(work, 'loss')
     assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
 

@@ -73,4 +73,4 @@ def test_run_demo_help_names_the_demo_settings():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0
     assert '--methods cwd_att ld --epochs 10 --teacher-epochs 14' in ' '.join(r.stdout.split())
-    assert '--precision amp' in ' '.join(r.stdout.split())
+    assert '--precision fastest' in ' '.join(r.stdout.split())

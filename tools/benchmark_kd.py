@@ -1,7 +1,7 @@
 """Measure what distillation costs per training iteration (see kd_plugins/benchmark.py).
 
     python tools/benchmark_kd.py CONFIG [--iters 10] [--warmup 3] [--batch-size N]
-        [--device cpu|cuda] [--amp] [--teacher-precision auto|fp32|bf16|fp16]
+        [--device cpu|cuda] [--amp] [--channels-last] [--teacher-precision auto|fp32|bf16|fp16]
         [--random-teacher] [--no-memory] [--out FILE.json] [--profile N] [--cfg-options k=v ...]
 
 Prints the median seconds of (a) a student training step alone, (b) a teacher forward without
@@ -17,7 +17,9 @@ student steps and N distillation steps and prints the operators with the most se
 the ``kd:`` ranges (each distillation loss, teacher forward, student loss): where an overhead
 above 1.0 goes. ``--teacher-precision`` sets the algorithm's ``teacher_precision`` (default: the
 config's, ``'auto'`` unless it says otherwise); ``--amp`` trains the student steps in mixed
-precision (fp16 on CUDA, bf16 on a CPU with bf16 instructions), as ``tools/train.py --amp``.
+precision (fp16 on CUDA, bf16 on a CPU with bf16 instructions), as ``tools/train.py --amp``;
+``--channels-last`` trains them in fp32 with ``channels_last`` weights, as ``tools/train.py
+--channels-last``.
 """
 import argparse
 import json
@@ -41,6 +43,8 @@ def parse_args(argv=None):
                         choices=['cpu', 'cuda'])
     parser.add_argument('--amp', action='store_true',
                         help='mixed-precision student steps (CUDA fp16, CPU bf16)')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='fp32 student steps with channels_last weights')
     parser.add_argument('--teacher-precision', choices=['auto', 'fp32', 'bf16', 'fp16'],
                         help="the distillation's teacher_precision (default: the config's)")
     parser.add_argument('--random-teacher', action='store_true',
@@ -88,7 +92,7 @@ def main(argv=None):
 
     from kd_plugins.benchmark import Benchmark, overhead
     from kd_plugins.engine.precision import cpu_bf16_support
-    from kd_plugins.utils import enable_amp
+    from kd_plugins.utils import enable_amp, enable_channels_last
 
     args = parse_args(argv)
     register_all_modules()
@@ -106,6 +110,8 @@ def main(argv=None):
         cfg.model.teacher_precision = args.teacher_precision
     if args.amp:
         enable_amp(cfg, args.device)
+    if args.channels_last:
+        enable_channels_last(cfg)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmyolo')):
         model = (RAZOR if distill else YOLO).build(cfg.model).to(args.device)
         loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
@@ -156,6 +162,7 @@ def main(argv=None):
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, device=args.device, amp=args.amp,
+                           channels_last=args.channels_last,
                            batch_size=cfg.train_dataloader.batch_size, phases=result,
                            precision=precision, cpu_bf16=cpu_bf16_support(),
                            overhead=ratio, distill_over_student=c_over_a), f, indent=1)

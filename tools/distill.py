@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 import warnings
+from typing import Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -91,10 +92,14 @@ def parse_args(argv=None):
                         help='one paired run of the baseline and of each method per seed; the '
                         'teacher is trained with the first')
     parser.add_argument('--teacher-ckpt', help='use this trained teacher instead of training one')
-    parser.add_argument('--precision', choices=['teacher', 'fp32', 'amp'], default='teacher',
-                        help="'teacher': the teachers' forward in bf16 where the machine has "
-                        "it, fp32 training; 'fp32': fp32 everywhere; 'amp': also train with "
-                        '--amp')
+    parser.add_argument('--precision', choices=['auto', 'fastest', 'teacher', 'fp32', 'amp'],
+                        default='auto',
+                        help="'auto': fp32 training, each model in the layout (ordinary or "
+                        'channels_last) one timed training step of it was faster in here; '
+                        "'fastest': also bf16 --amp where it times fastest (the demo's; on "
+                        "CUDA --amp); 'teacher': fp32 training, ordinary layout; 'amp': every "
+                        "model trains with --amp; 'fp32': fp32 everywhere, teachers too. Except "
+                        "with 'fp32', a distillation's teacher runs in teacher_precision='auto'")
     parser.add_argument('--speed-images', type=int, default=40,
                         help='val images timed per model for images/s (after 3 warm-up ones)')
     parser.add_argument('--out', help='output folder (default: results/distill/<data folder '
@@ -219,25 +224,52 @@ def train(config: str, work_dir: str, label: str, epochs: int, seed: int, flags:
     return ckpt
 
 
-def mixed_precision(precision: str) -> list:
-    """``[words, *train.py flags]``: what ``--precision`` means on this machine."""
+def training_plan(args, configs: dict) -> Tuple[str, dict]:
+    """What ``--precision`` means on this machine: ``(words, {'teacher': flags, 'student':
+    flags})``, the ``tools/train.py`` flags of the teacher's and of the students' trainings.
+    ``'auto'`` and ``'fastest'`` on a CPU time one training step of each model to train
+    (teacher, student) in fp32 in both layouts, ``'fastest'`` also in bf16 where the CPU has
+    it (:func:`kd_plugins.benchmark.time_training_ways`, a few seconds), and take the fastest
+    (:func:`kd_plugins.engine.precision.pick_fastest`). ``'auto'`` leaves bf16 training out
+    because its accuracy was shown to match fp32's for one family and schedule only (the
+    YOLOv5 LD demo distillation, docs/benchmark.md)."""
     import torch
 
     from kd_plugins.engine.precision import cpu_bf16_support
-    if precision == 'fp32':
-        return ['fp32: every model trains in fp32, teachers run in fp32']
     teacher = "teachers in teacher_precision='auto'"
+    if args.precision == 'fp32':
+        return 'fp32: every model trains in fp32, teachers run in fp32', {}
     if torch.cuda.is_available():
-        return ([f'CUDA: {teacher}, --amp (fp16, dynamic loss scale)', '--amp']
-                if precision == 'amp' else [f'CUDA: {teacher}, students fp32'])
+        if args.precision in ('amp', 'fastest'):
+            return f'CUDA: {teacher}, --amp (fp16, dynamic loss scale)', dict(
+                teacher=['--amp'], student=['--amp'])
+        return f'CUDA: {teacher}, students fp32', {}
     support = cpu_bf16_support()
-    if support == 'none':
-        return ['fp32: this CPU has no bf16 instructions (neither avx512_bf16 nor AMX)']
-    if precision == 'teacher':
-        return [f'CPU {support}: {teacher} (bf16 where it times faster on the first batch), '
-                'every model trains in fp32']
-    return [f'CPU {support}: {teacher} (bf16 where it times faster on the first batch), every '
-            'model trains with --amp (bf16 autocast, fp32 weights and losses)', '--amp']
+    if args.precision == 'teacher':
+        return f'CPU {support} bf16: {teacher}, every model trains in fp32', {}
+    if args.precision == 'amp':
+        if support == 'none':
+            return 'fp32: this CPU has no bf16 instructions (neither avx512_bf16 nor AMX)', {}
+        return (f'CPU {support} bf16: {teacher}, every model trains with --amp (bf16 autocast, '
+                'fp32 weights and losses)', dict(teacher=['--amp'], student=['--amp']))
+    from mmengine.config import Config
+
+    from kd_plugins.benchmark import TRAINING_WAYS, time_training_ways
+    from kd_plugins.engine.precision import MIN_LAYOUT_SPEEDUP, pick_fastest, times_words
+    from kd_plugins.utils import quiet
+    flags, chosen = {}, []
+    roles = ([] if args.teacher_ckpt else [('teacher', args.teacher)]) + [
+        ('student', args.student)]
+    for role, size in roles:
+        model = Config.fromfile(configs['teacher' if role == 'teacher' else 'baseline']).model
+        with quiet():
+            times = time_training_ways(model, args.batch_size, args.img_size,
+                                       bf16=args.precision == 'fastest')
+        way = pick_fastest(times, list(times), {'fp32 + channels_last': MIN_LAYOUT_SPEEDUP})
+        flags[role] = TRAINING_WAYS[way]
+        chosen.append(f'{role} {model_name(args.family, size)} {way} ({times_words(times)})')
+    return (f"CPU {support} bf16: {teacher}; '{args.precision}' training, each model in the "
+            f'way one timed training step of it was fastest here: {"; ".join(chosen)}', flags)
 
 
 # ----------------------------------------------------------------------------- stages
@@ -464,7 +496,6 @@ def main(argv=None):
     check(args, configs)
     timings['check'] = time.time() - t0
 
-    amp = mixed_precision(args.precision)
     if args.configs_only:
         print('--configs-only: the trainings this command would run next:')
         seed = ['--cfg-options', f'randomness.seed={args.seeds[0]}']
@@ -473,13 +504,14 @@ def main(argv=None):
                  for m in ['baseline', *args.methods]]
         for config, work_dir in todo:
             print('  ' + ' '.join(['python', 'tools/train.py', config, '--work-dir', work_dir,
-                                   *amp[1:], *seed]))
+                                   *seed]))
         return []
     teacher_name = model_name(args.family, args.teacher)
-    stage(4, f'train ({amp[0]}): teacher {teacher_name}, students '
-          f'{model_name(args.family, args.student)}: baseline + {" ".join(args.methods)} x '
-          f'seeds {args.seeds}')
+    stage(4, f'train: teacher {teacher_name}, students {model_name(args.family, args.student)}'
+          f': baseline + {" ".join(args.methods)} x seeds {args.seeds}')
     t0 = time.time()
+    precision_words, flags = training_plan(args, configs)
+    print(f'    precision: {precision_words}', flush=True)
     runs = []
     teacher_run = dict(key='teacher', method='teacher', seed=args.seeds[0],
                        label=f'teacher {teacher_name}', config=configs['teacher'])
@@ -489,14 +521,15 @@ def main(argv=None):
     else:
         teacher_run.update(work_dir=teacher_dir, ckpt=train(
             configs['teacher'], teacher_dir, 'teacher', args.teacher_epochs, args.seeds[0],
-            amp[1:]))
+            flags.get('teacher', [])))
         runs.append(teacher_run)
     precision = ['model.teacher_precision=' + ('fp32' if args.precision == 'fp32' else 'auto')]
     for seed in args.seeds:
         for method in ['baseline', *args.methods]:
             work_dir = osp.join(runs_dir, method, f'seed{seed}')
             label = f'{method} seed {seed}'
-            ckpt = train(configs[method], work_dir, label, args.epochs, seed, amp[1:],
+            ckpt = train(configs[method], work_dir, label, args.epochs, seed,
+                         flags.get('student', []),
                          precision if method != 'baseline' else [])
             runs.append(dict(key=f'{method}_seed{seed}', method=method, seed=seed, label=label,
                              config=configs[method], work_dir=work_dir, ckpt=ckpt))
@@ -530,7 +563,7 @@ def main(argv=None):
 
     stage(8, 'report')
     from kd_plugins.report import write_report
-    text = write_report(args, data, runs, amp[0], timings, time.time() - t_start)
+    text = write_report(args, data, runs, precision_words, timings, time.time() - t_start)
     print(text)
     print(f'\nreport: {osp.join(args.out, "report.md")} (and report.csv, runs.csv, curves.png, '
           f'detections.png); configs: {cfg_dir}; runs: {runs_dir}')

@@ -1,7 +1,7 @@
 """The main job: ``tools/distill.py`` applied to the built-in synthetic demo data.
 
     python tools/run_demo.py [--out results/demo] [--data data/demo] [--num-train 400]
-        [--num-val 100] [any tools/distill.py option, e.g. --seeds 0 1 2 or --precision teacher]
+        [--num-val 100] [any tools/distill.py option, e.g. --seeds 0 1 2 or --precision fp32]
 
 It generates the demo dataset (COCO json, 5 shape classes, 256x256 images; skipped when it
 exists) and runs the one-command tool on it with the demo's settings, which any later option
@@ -9,17 +9,19 @@ overrides:
 
     python tools/distill.py data/demo --out results/demo --family yolov5 --teacher s \
         --student n --methods cwd_att ld --epochs 10 --teacher-epochs 14 --img-size 256 \
-        --lr 0.08 --seeds 0 --precision amp
+        --lr 0.08 --seeds 0 --precision fastest
 
 Models: the teacher is YOLOv5-S with the LD head (box edges as distributions, what
 localization distillation needs in the student); the baseline and both distilled students are
 YOLOv5-N with the LD head, so that they differ only in what they learn from (no KD,
 CWD+attention on the neck, LD on the head). The learning rate 0.08 (YOLOv5's 0.01 is a recipe
 for 300 epochs) and the 1-epoch warm-up fit the 10-epoch schedule (docs/getting_started.md).
-Precision: the fastest this machine supports (``--precision amp``: on a CPU with bf16
-instructions every model trains under bf16 autocast with a bf16 teacher forward; fp32 on a CPU
-without them); ``--precision teacher`` (bf16 teacher, fp32 training) or ``fp32`` turns it off.
-The time ``--amp`` saves goes to the teacher (14 epochs, 10 for the students).
+Precision: the fastest this machine offers (``--precision fastest``): on a CPU each model
+trains in the way one timed training step of it was fastest here (fp32, fp32 +
+``channels_last``, or bf16 ``--amp`` where the CPU has bf16 instructions; it depends on the
+processor: docs/benchmark.md), and each distillation's teacher times its forward the same way;
+``--precision auto`` keeps training in fp32 (in the faster layout), ``--precision fp32`` turns
+it all off. The time saved goes to the teacher (14 epochs, 10 for the students).
 Stages, resumption and the report: see tools/distill.py; results in --out (report.md).
 """
 import argparse
@@ -32,7 +34,7 @@ sys.path.insert(0, osp.join(ROOT, 'tools'))
 
 DEMO = ['--family', 'yolov5', '--teacher', 's', '--student', 'n', '--methods', 'cwd_att', 'ld',
         '--epochs', '10', '--teacher-epochs', '14', '--img-size', '256', '--lr', '0.08',
-        '--seeds', '0', '--precision', 'amp']
+        '--seeds', '0', '--precision', 'fastest']
 
 
 def parse_args(argv=None):

@@ -1,8 +1,10 @@
-"""Mixed-precision training on CPU: bf16 autocast with fp32 weights, losses and optimiser state.
+"""Faster training steps on CPU: the trained convolution weights in ``channels_last``
+(``tools/train.py --channels-last``), and mixed precision, bf16 autocast with fp32 weights,
+losses and optimiser state (``tools/train.py --amp``).
 
 MMEngine 0.10.7's ``AmpOptimWrapper`` asserts a CUDA, NPU, MLU or MUSA device, so
-``tools/train.py --amp`` on a CPU uses this wrapper instead (on CUDA it keeps MMEngine's fp16
-``AmpOptimWrapper`` with a dynamic loss scale, as MMYOLO does).
+``tools/train.py --amp`` on a CPU uses :class:`CPUAmpOptimWrapper` instead (on CUDA it keeps
+MMEngine's fp16 ``AmpOptimWrapper`` with a dynamic loss scale, as MMYOLO does).
 """
 import types
 from contextlib import contextmanager
@@ -25,8 +27,52 @@ class NoNativeBF16Error(RuntimeError):
     """Mixed precision was asked for on a CPU without bf16 instructions."""
 
 
+def _weights_to_channels_last(optimizer) -> bool:
+    """Move the 4-D weights ``optimizer`` trains to ``channels_last``, in place of each
+    parameter's data (the optimiser keeps the same Parameter). Skipped in a multi-process run
+    (DDP's gradient buckets were laid out for the original strides); returns whether done."""
+    if _multi_process():
+        return False
+    for group in optimizer.param_groups:
+        for p in group['params']:
+            if p.dim() == 4:
+                p.data = p.data.contiguous(memory_format=torch.channels_last)
+    return True
+
+
 @OPTIM_WRAPPERS.register_module()
-class CPUAmpOptimWrapper(OptimWrapper):
+class ChannelsLastOptimWrapper(OptimWrapper):
+    """``OptimWrapper`` that trains the 4-D (convolution) weights in ``channels_last``, fp32.
+
+    oneDNN's convolutions on a CPU are faster in ``channels_last`` on some processors (a
+    YOLOv5-N training step 1.07-1.30x on an Intel Xeon with ``avx512_bf16`` and no AMX, where
+    bf16 autocast does not pay; docs/benchmark.md) and no faster on others, so
+    ``tools/distill.py`` times it before it chooses it. A convolution with ``channels_last``
+    weights gives ``channels_last`` outputs, so the layout carries through the network; the
+    input stays as the data preprocessor makes it. The weights are moved here, when the
+    wrapper is built: the runner builds it before any hook runs, so that an EMA (MMYOLO's
+    ``ExpMomentumEMA`` keeps references to the model's tensors from the moment it is created)
+    sees the weights that are trained, not a stale copy. Gradients and the optimiser's state
+    take the weights' layout; checkpoints hold the same values in another layout, so a run
+    resumes with or without it, and a checkpoint loads into any model.
+
+    Args:
+        channels_last (bool): Move the weights (skipped in a multi-process run, whose DDP
+            gradient buckets were laid out for the original strides). Defaults to True.
+        **kwargs: ``OptimWrapper``'s arguments (``optimizer``, ``clip_grad``, ...).
+    """
+
+    def __init__(self, channels_last: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        done = channels_last and _weights_to_channels_last(self.optimizer)
+        self.layout = 'channels_last' if done else 'ordinary layout'
+        if type(self) is ChannelsLastOptimWrapper:
+            from mmengine.logging import print_log
+            print_log(f'trained convolution weights in {self.layout}, fp32', logger='current')
+
+
+@OPTIM_WRAPPERS.register_module()
+class CPUAmpOptimWrapper(ChannelsLastOptimWrapper):
     """``OptimWrapper`` whose ``optim_context`` runs the forward pass under
     ``torch.autocast('cpu', dtype=torch.bfloat16)``.
 
@@ -43,12 +89,8 @@ class CPUAmpOptimWrapper(OptimWrapper):
     Args:
         check_cpu (bool): Refuse to build on a CPU without native bf16 (``avx512_bf16`` or
             AMX), where bf16 is emulated and slower than fp32. Defaults to True.
-        channels_last (bool): Move the 4-D weights the optimiser trains to ``channels_last``,
-            here, when the wrapper is built: the runner builds it before any hook runs, so
-            that an EMA (MMYOLO's ``ExpMomentumEMA`` keeps references to the model's tensors
-            from the moment it is created) sees the weights that are trained, not a stale
-            copy. Skipped in a multi-process run (DDP's gradient buckets were laid out for
-            the original strides). Defaults to True.
+        channels_last (bool): Train the 4-D weights in ``channels_last`` (oneDNN's fast
+            layout for bf16), as :class:`ChannelsLastOptimWrapper` does. Defaults to True.
         **kwargs: ``OptimWrapper``'s arguments (``optimizer``, ``clip_grad``, ...).
     """
 
@@ -59,16 +101,7 @@ class CPUAmpOptimWrapper(OptimWrapper):
                 'nor AMX, as torch.cpu reports them), so bf16 would be emulated and slower '
                 'than fp32. Train without --amp (fp32); the distillation teacher already runs '
                 'in the fastest precision this machine has (teacher_precision=\'auto\').')
-        super().__init__(**kwargs)
-        self.layout = 'ordinary layout'
-        if channels_last and not _multi_process():
-            # In place of each parameter's data (the optimiser keeps the same Parameter); done
-            # before anything else can hold on to the old tensors.
-            for group in self.optimizer.param_groups:
-                for p in group['params']:
-                    if p.dim() == 4:
-                        p.data = p.data.contiguous(memory_format=torch.channels_last)
-            self.layout = 'channels_last'
+        super().__init__(channels_last=channels_last, **kwargs)
         self._prepared = set()
 
     def _prepare(self, model: nn.Module) -> None:

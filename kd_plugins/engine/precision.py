@@ -12,12 +12,17 @@ AMX). Without them PyTorch still accepts bf16 but emulates it, which is slower t
 ``'auto'`` keeps fp32 there. With them it depends on the processor: bf16 autocast +
 ``channels_last`` made a YOLOv5 teacher's forward 1.7-2.1x faster on an AMD EPYC with
 ``avx512_bf16``, 4.6x on an Intel Xeon with AMX, and not faster at all on an Intel Xeon with
-``avx512_bf16`` only (docs/benchmark.md). So where the flags allow bf16, a teacher in
-``'auto'`` also times its own forward both ways on the first batch (:func:`speedup`) and keeps
-fp32 unless bf16 is at least :data:`MIN_SPEEDUP` times faster.
+``avx512_bf16`` only (docs/benchmark.md), where fp32 with ``channels_last`` weights and inputs
+was the fastest (a YOLOv5-N forward 1.6x faster than in the ordinary layout). So on a CPU a
+teacher in ``'auto'`` times its own forward on the first batch in each way this CPU offers
+(fp32, fp32 + ``channels_last``, and bf16 + ``channels_last`` where the flags allow bf16;
+:func:`median_times`) and takes the fastest by :func:`pick_fastest`'s rule: another way only
+where it is faster than the one it would replace by :data:`MIN_LAYOUT_SPEEDUP` (a change of
+layout) or :data:`MIN_SPEEDUP` (a lower precision). ``tools/distill.py`` chooses how each model
+trains the same way (:func:`kd_plugins.benchmark.time_training_ways`).
 """
 import time
-from typing import Any, Callable, ContextManager, Optional
+from typing import Any, Callable, ContextManager, Dict, Optional, Sequence
 
 import torch
 
@@ -40,32 +45,53 @@ def cpu_has_native_bf16() -> bool:
     return cpu_bf16_support() != 'none'
 
 
-#: how much faster than fp32 a measured low precision must be for ``'auto'`` to keep it (the
-#: project's choice: below it the rounding would be paid for a speed-up within timing noise).
+#: how much faster than the way it replaces a measured way of computing must be for ``'auto'`` to
+#: take it (the project's choice: below it, the rounding of a lower precision or a change of
+#: layout would be paid for a speed-up within the timing noise of a shared machine).
 MIN_SPEEDUP = 1.15
+#: the same for a change of memory layout only (fp32 + ``channels_last``): it rounds nothing, so
+#: a smaller measured gain is enough (the project's choice).
+MIN_LAYOUT_SPEEDUP = 1.05
 
 
-def speedup(run_fp32: Callable[[], Any], run_low: Callable[[], Any], rounds: int = 3) -> float:
-    """Median time of ``run_fp32`` over median time of ``run_low``: one untimed call of each,
-    then ``rounds`` timed calls of each, interleaved (a slow moment of a shared machine hits
-    both)."""
-    times: dict = {run_fp32: [], run_low: []}
+def median_times(fns: Dict[str, Callable[[], Any]], rounds: int = 3) -> Dict[str, float]:
+    """Median wall time (s) of each function of ``fns``: one untimed call of each, then
+    ``rounds`` timed calls of each, interleaved (a slow moment of a shared machine hits all)."""
+    times: Dict[str, list] = {name: [] for name in fns}
     for i in range(rounds + 1):
-        for fn in (run_fp32, run_low):
+        for name, fn in fns.items():
             start = time.perf_counter()
             fn()
             if i:
-                times[fn].append(time.perf_counter() - start)
-    fp32, low = (sorted(times[fn])[rounds // 2] for fn in (run_fp32, run_low))
-    return fp32 / low
+                times[name].append(time.perf_counter() - start)
+    return {name: sorted(t)[rounds // 2] for name, t in times.items()}
+
+
+def pick_fastest(times: Dict[str, float], order: Sequence[str],
+                 needs: Optional[Dict[str, float]] = None) -> str:
+    """The way ``'auto'`` takes, given the median ``times`` of the ways in ``order`` (most
+    preferred first: the plainest): walking ``order``, a way replaces the current choice only
+    where it is at least ``needs[way]`` times faster than it (default :data:`MIN_SPEEDUP`;
+    :data:`MIN_LAYOUT_SPEEDUP` is meant for a change of layout only)."""
+    needs = needs or {}
+    choice = order[0]
+    for name in order[1:]:
+        if times[choice] >= needs.get(name, MIN_SPEEDUP) * times[name]:
+            choice = name
+    return choice
+
+
+def times_words(times: Dict[str, float]) -> str:
+    """``'fp32 112 ms, fp32 + channels_last 64 ms, ...'`` for a log line."""
+    return ', '.join(f'{name} {t * 1e3:.0f} ms' for name, t in times.items())
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``'fp32'``, ``'bf16'`` or ``'fp16'`` for ``precision`` on ``device``.
 
     ``'auto'``: bf16 on a CPU with native bf16 and on a CUDA device that supports it, fp16 on
-    other CUDA devices, fp32 elsewhere. On a CPU this is a candidate: a teacher keeps it only
-    where its forward, timed both ways, is :data:`MIN_SPEEDUP` times faster
+    other CUDA devices, fp32 elsewhere. On a CPU this is a candidate: a teacher times its
+    forward in it and in fp32 (both layouts) and keeps the fastest
     (``KDYOLOTeacherDistill.resolved_teacher_precision``). An explicit choice is kept as
     given, except fp16 on a CPU, which is refused with a message: bf16 has fp32's range (no
     overflow, no loss scale) and is what CPUs compute natively.
@@ -137,10 +163,15 @@ def fp32_method(name: str) -> Callable:
     return wrapped
 
 
-def describe(precision: str, requested: Optional[str] = None) -> str:
-    """A log line's words for a resolved precision."""
-    words = {'fp32': 'fp32', 'bf16': 'bf16 autocast + channels_last',
-             'fp16': 'fp16 autocast + channels_last'}[precision]
+def describe(precision: str, channels_last: Optional[bool] = None,
+             requested: Optional[str] = None) -> str:
+    """A log line's words for a resolved precision and layout (``channels_last`` defaults to
+    what an explicit precision uses: ordinary for fp32, ``channels_last`` for bf16 and fp16)."""
+    if channels_last is None:
+        channels_last = precision != 'fp32'
+    words = precision if precision == 'fp32' else f'{precision} autocast'
+    if channels_last:
+        words += ' + channels_last'
     if requested == 'auto':
         words += f" ('auto'; CPU bf16 support: {cpu_bf16_support()})"
     return words

@@ -113,13 +113,16 @@ def train(config, work_dir, data, opts, flags):
 
 
 def main(argv=None):
-    from distill import mixed_precision
+    import torch
+
     from kd_plugins.analysis import last_metrics, write_table
+    from kd_plugins.engine.precision import cpu_has_native_bf16
     args = parse_args(argv)
     out = osp.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     seed = [f'randomness.seed={args.seed}']
-    amp = mixed_precision('amp')[1:]  # ['--amp'] where the machine has mixed precision
+    # ['--amp'] where the machine has mixed precision
+    amp = ['--amp'] if torch.cuda.is_available() or cpu_has_native_bf16() else []
     teacher_ckpt = args.teacher_ckpt
     if not teacher_ckpt:
         opts = schedule_options(args.teacher_epochs, 5, args.batch_size, 1, args.lr) + seed

@@ -1,5 +1,6 @@
 """Teacher -> student distillation for MMYOLO detectors, with checks before training starts."""
 import copy
+import functools
 import os.path as osp
 from typing import Any, Dict, List, Optional, Union
 
@@ -11,8 +12,9 @@ from mmrazor.models.algorithms import FpnTeacherDistill
 from mmrazor.models.utils import add_prefix
 from mmrazor.registry import MODELS
 
-from ...engine.precision import (MIN_SPEEDUP, PRECISIONS, autocast, cpu_bf16_support, describe,
-                                 fp32_recorded, resolve_precision, speedup, to_fp32)
+from ...engine.precision import (MIN_LAYOUT_SPEEDUP, MIN_SPEEDUP, PRECISIONS, autocast,
+                                 cpu_bf16_support, describe, fp32_recorded, median_times,
+                                 pick_fastest, resolve_precision, times_words, to_fp32)
 
 
 def model_cfg(cfg: Union[Dict, ConfigDict], role: str) -> ConfigDict:
@@ -97,14 +99,14 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     assignment), for distillation of predictions such as box-edge distributions (LD).
 
     ``teacher_precision`` sets the precision of the teacher's forward (it only runs inference):
-    ``'fp32'``, ``'bf16'``, ``'fp16'`` (CUDA only) or ``'auto'`` (default: bf16 on a CPU with
-    native bf16 instructions where the teacher's forward, timed both ways on the first batch,
-    is at least 1.15x faster in bf16, and on CUDA devices that support it; fp16 on other CUDA
-    devices, fp32 elsewhere; see :func:`kd_plugins.engine.precision.resolve_precision`). In
-    bf16 or fp16
-    the teacher runs under autocast with ``channels_last`` weights and inputs; its weights stay
-    fp32, and what its recorders recorded is cast back to fp32 (ordinary memory format) before
-    connectors and losses see it. The choice is logged once, at the first training step.
+    ``'fp32'``, ``'bf16'``, ``'fp16'`` (CUDA only) or ``'auto'`` (default: on a CPU, the fastest
+    of fp32, fp32 + ``channels_last`` and, with native bf16 instructions, bf16 +
+    ``channels_last``, timed on the first batch; a way replaces a plainer one only where it is
+    1.05x (layout) or 1.15x (bf16) faster; on CUDA bf16 where the device supports it, else fp16; see
+    :meth:`resolved_teacher_precision`). In bf16 or fp16 the teacher runs under autocast with
+    ``channels_last`` weights and inputs; its weights stay fp32, and what its recorders
+    recorded is cast back to fp32 (ordinary memory format) before connectors and losses see
+    it. The choice is logged once, at the first training step.
     Connectors and distillation losses always run in fp32, also inside an ``--amp`` step (the
     student's recorded tensors are cast to fp32; gradients flow through the cast).
 
@@ -157,7 +159,7 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
                          **kwargs)
         self.teacher_runs = teacher_runs
         self.teacher_precision = teacher_precision
-        self._teacher_precision_on = None  # (device type, resolved precision) once resolved
+        self._teacher_precision_on = None  # (device type, precision, channels_last) once resolved
         # every distillation loss is multiplied by this (KDLossScheduleHook decays it)
         self.distill_loss_scale = 1.0
         self._bind_losses_to_student()
@@ -194,70 +196,90 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     def resolved_teacher_precision(self, device: torch.device,
                                    batch_inputs: Optional[torch.Tensor] = None) -> str:
         """``teacher_precision`` resolved for ``device`` (``'fp32'``, ``'bf16'`` or ``'fp16'``);
-        the first call on a device logs the choice and, for bf16/fp16, moves the teacher's
-        weights to ``channels_last``. ``'auto'`` on a CPU whose flags allow bf16 also times
-        the teacher's forward on ``batch_inputs`` (the first training batch) in fp32 and in
-        bf16 (:func:`~kd_plugins.engine.precision.speedup`) and keeps fp32 unless bf16 is at
-        least ``MIN_SPEEDUP`` times faster."""
+        the first call on a device logs the choice and moves the teacher's weights to the
+        chosen layout (:attr:`teacher_channels_last`). An explicit precision runs fp32 in the
+        ordinary layout and bf16/fp16 in ``channels_last``. ``'auto'`` on a CPU times the
+        teacher's forward on ``batch_inputs`` (the first training batch) in fp32, in fp32 +
+        ``channels_last`` and, where the CPU's flags allow bf16, in bf16 + ``channels_last``
+        (:meth:`_time_teacher`), and takes the fastest by
+        :func:`~kd_plugins.engine.precision.pick_fastest` (a way replaces a plainer one only
+        where it is ``MIN_LAYOUT_SPEEDUP`` (layout) or ``MIN_SPEEDUP`` (bf16) times faster)."""
         device = torch.device(device)
         if self._teacher_precision_on is not None and \
                 self._teacher_precision_on[0] == device.type:
             return self._teacher_precision_on[1]
         from mmengine.logging import print_log
         precision = resolve_precision(self.teacher_precision, device)
-        words = describe(precision, self.teacher_precision)
-        if self.teacher_precision == 'auto' and precision == 'bf16' and \
-                device.type == 'cpu' and batch_inputs is not None:
-            ratio = self._measure_teacher_speedup(batch_inputs, precision)
-            if ratio < MIN_SPEEDUP:
-                precision = 'fp32'
-                words = 'fp32'
-            words += (f" ('auto': on this CPU's {cpu_bf16_support()} the teacher's forward ran "
-                      f'{ratio:.2f}x as fast in bf16 as in fp32 on the first batch; bf16 needs '
-                      f'{MIN_SPEEDUP:g}x)')
-        if precision != 'fp32':
+        channels_last = precision != 'fp32'
+        words = describe(precision, channels_last, self.teacher_precision)
+        if self.teacher_precision == 'auto' and device.type == 'cpu' and \
+                batch_inputs is not None:
+            ways = {'fp32': ('fp32', False), 'fp32 + channels_last': ('fp32', True)}
+            if precision == 'bf16':  # the CPU's flags allow it
+                ways['bf16 + channels_last'] = ('bf16', True)
+            times = self._time_teacher(batch_inputs, ways)
+            precision, channels_last = ways[pick_fastest(
+                times, list(ways), {'fp32 + channels_last': MIN_LAYOUT_SPEEDUP})]
+            words = (f"{describe(precision, channels_last)} ('auto' on this CPU "
+                     f"({cpu_bf16_support()} bf16): the teacher's forward on the first batch "
+                     f'took {times_words(times)}; a way replaces a plainer one where it is '
+                     f'{MIN_LAYOUT_SPEEDUP:g}x (layout) or {MIN_SPEEDUP:g}x (bf16) faster)')
+        if channels_last:
             self.teacher.to(memory_format=torch.channels_last)
         print_log(f'teacher forward on {device.type}: {words}; recorded teacher tensors '
                   'are cast to fp32 for the connectors and losses', logger='current')
-        self._teacher_precision_on = (device.type, precision)
+        self._teacher_precision_on = (device.type, precision, channels_last)
         return precision
 
-    def _measure_teacher_speedup(self, batch_inputs: torch.Tensor, precision: str) -> float:
-        """fp32 time over ``precision`` time of the teacher's forward on ``batch_inputs``, no
-        gradients; ``precision`` runs a ``channels_last`` copy of the teacher (deleted after).
-        Called before the recorders are entered, so nothing is recorded. Under distributed
-        training rank 0 measures and every rank takes its figure (one precision for all)."""
-        from mmengine.dist import broadcast_object_list, get_rank, get_world_size
-        ratio = [0.0]
-        if get_rank() == 0:
-            low_teacher = copy.deepcopy(self.teacher).to(memory_format=torch.channels_last)
-            low_inputs = batch_inputs.contiguous(memory_format=torch.channels_last)
+    @property
+    def teacher_channels_last(self) -> bool:
+        """Whether the teacher's forward runs in ``channels_last`` (once resolved)."""
+        return bool(self._teacher_precision_on and self._teacher_precision_on[2])
 
-            def run(teacher, inputs, prec):
+    def _time_teacher(self, batch_inputs: torch.Tensor, ways: Dict[str, tuple]) -> Dict:
+        """Median time (s) of the teacher's forward on ``batch_inputs``, no gradients, in each
+        of ``ways`` (``{name: (precision, channels_last)}``; :func:`median_times`). The
+        ``channels_last`` ways run a copy of the teacher (deleted after), so the teacher is
+        left as it was. Called before the recorders are entered, so nothing is recorded.
+        Under distributed training rank 0 measures and every rank takes its times (one choice
+        for all)."""
+        from mmengine.dist import broadcast_object_list, get_rank, get_world_size
+        times = [None]
+        if get_rank() == 0:
+            last_teacher = None
+            if any(cl for _, cl in ways.values()):
+                last_teacher = copy.deepcopy(self.teacher).to(memory_format=torch.channels_last)
+            last_inputs = batch_inputs.contiguous(memory_format=torch.channels_last)
+
+            def run(prec, channels_last):
+                teacher = last_teacher if channels_last else self.teacher
+                inputs = last_inputs if channels_last else batch_inputs
                 with torch.no_grad(), autocast(inputs.device, prec):
                     feats = teacher.extract_feat(inputs)
                     if self.teacher_runs == 'head':
                         teacher.bbox_head(feats)
 
-            ratio[0] = speedup(lambda: run(self.teacher, batch_inputs, 'fp32'),
-                               lambda: run(low_teacher, low_inputs, precision))
-            del low_teacher
+            times[0] = median_times({name: functools.partial(run, *way)
+                                     for name, way in ways.items()})
+            del last_teacher
         if get_world_size() > 1:
-            broadcast_object_list(ratio, src=0)
-        return ratio[0]
+            broadcast_object_list(times, src=0)
+        return times[0]
 
     def teacher_forward(self, batch_inputs: torch.Tensor, fp32_out: bool = True) -> Any:
         """The teacher's part of a training step: backbone + neck, and the head's forward with
         ``teacher_runs='head'``, in ``teacher_precision`` (callers add ``torch.no_grad`` and the
-        recorders). Returns what the teacher computed, cast to fp32 unless ``fp32_out=False``
-        (the training step uses what the recorders recorded, and casts that)."""
+        recorders). Returns what the teacher computed, cast to fp32 in the ordinary layout
+        unless ``fp32_out=False`` (the training step uses what the recorders recorded, and
+        casts that)."""
         precision = self.resolved_teacher_precision(batch_inputs.device, batch_inputs)
-        if precision != 'fp32':
+        if self.teacher_channels_last:
             batch_inputs = batch_inputs.contiguous(memory_format=torch.channels_last)
         with autocast(batch_inputs.device, precision):
             feats = self.teacher.extract_feat(batch_inputs)
             out = self.teacher.bbox_head(feats) if self.teacher_runs == 'head' else feats
-        return to_fp32(out, contiguous=True) if fp32_out and precision != 'fp32' else out
+        plain = precision == 'fp32' and not self.teacher_channels_last
+        return to_fp32(out, contiguous=True) if fp32_out and not plain else out
 
     def _losses(self, batch_inputs, data_samples):
         # resolved (and, for 'auto' on a CPU, timed) before the recorders are entered
@@ -268,8 +290,8 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         with self.distiller.teacher_recorders, self.distiller.deliveries, grad, \
                 torch.profiler.record_function('kd:teacher_forward'):
             self.teacher_forward(batch_inputs, fp32_out=False)
-        if self._teacher_precision_on[1] != 'fp32':  # resolved by teacher_forward
-            fp32_recorded(self.distiller.teacher_recorders)
+        if self._teacher_precision_on[1] != 'fp32' or self.teacher_channels_last:
+            fp32_recorded(self.distiller.teacher_recorders)  # (resolved by teacher_forward)
         self.distiller.set_deliveries_override(True)
         with self.distiller.student_recorders, self.distiller.deliveries, \
                 torch.profiler.record_function('kd:student_loss'):
