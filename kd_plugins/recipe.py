@@ -35,8 +35,11 @@ FAMILIES = {
         methods={
             'cwd': 'configs/cwd/cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py',
             'cwd_att': 'configs/cwd/cwd-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py',
+            'cwd_tatt': 'configs/cwd/cwd-teacher-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py',
             'ld': 'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py',
         },
+        # what tools/distill.py runs without --methods (cwd_tatt: opt-in until measured)
+        default_methods=('cwd', 'cwd_att', 'ld'),
         lr_times_batch=0.64),  # tools/distill.py's default lr x batch size (see default_lr)
     'yolov8': dict(
         models={
@@ -48,12 +51,14 @@ FAMILIES = {
         methods={
             'cwd': 'configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py',
             'cwd_att': 'configs/cwd/cwd-att_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py',
+            'cwd_tatt': 'configs/cwd/cwd-teacher-att_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py',
             'ld': 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py',
         },
+        default_methods=('cwd', 'cwd_att', 'ld'),
         lr_times_batch=None),  # None: the family config's lr (see default_lr)
 }
 METHOD_NAMES = {'baseline': 'baseline (no KD)', 'cwd': 'CWD', 'cwd_att': 'CWD+attention',
-                'ld': 'LD'}
+                'cwd_tatt': 'CWD+teacher attention', 'ld': 'LD'}
 SIZES = ('n', 's', 'm', 'l')
 
 # Project's choice: the default learning rate of tools/distill.py is a family's ``lr_times_batch``

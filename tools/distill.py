@@ -71,7 +71,9 @@ def parse_args(argv=None):
     parser.add_argument('--teacher', choices=SIZES, default='s', help='teacher size')
     parser.add_argument('--student', choices=SIZES, default='n', help='student size')
     parser.add_argument('--methods', nargs='+',
-                        help='distillation methods (default: every method of the family: '
+                        help='distillation methods (default: '
+                        + '; '.join(f'{f}: {" ".join(v["default_methods"])}'
+                                    for f, v in FAMILIES.items()) + '; also: '
                         + '; '.join(f'{f}: {" ".join(v["methods"])}'
                                     for f, v in FAMILIES.items()) + '); the baseline is '
                         'always trained')
@@ -111,7 +113,7 @@ def parse_args(argv=None):
                         'configs, print the training commands, train nothing')
     args = parser.parse_args(argv)
     methods = FAMILIES[args.family]['methods']
-    args.methods = args.methods or list(methods)
+    args.methods = args.methods or list(FAMILIES[args.family]['default_methods'])
     unknown = [m for m in args.methods if m not in methods]
     if unknown:
         parser.error(f'--methods {unknown}: {args.family} has {list(methods)}')

@@ -83,8 +83,8 @@ class HostMemoryHook(Hook):
     ``vis_data/scalars.json`` (step = epoch) for plots and checks (see :func:`memory_mib`).
     Persistent validation workers appear after the first validation. A run whose peak total
     keeps rising epoch after epoch holds on to something per iteration
-    (tests/test_memory.py measures a distillation and a deliberate leak). Linux only (reads
-    ``/proc``); elsewhere it logs once that it cannot measure.
+    (tests/test_engine/test_hooks/test_memory.py measures a distillation and a deliberate
+    leak). Linux only (reads ``/proc``); elsewhere it logs once that it cannot measure.
     """
 
     priority = 'LOW'

@@ -25,7 +25,7 @@ class EpochSeedHook(Hook):
     uninterrupted run's, and the weights drift apart. Seeding each epoch from its number makes
     the draws of epoch ``e`` the same whether the run got there directly or through a resume:
     on CPU in deterministic mode, a killed and resumed distillation ends with the weights, EMA,
-    optimiser state and metrics of the uninterrupted run (tests/test_resume.py).
+    optimiser state and metrics of the uninterrupted run (tests/test_engine/test_resume.py).
 
     Data workers: with ``num_workers=0`` the main process draws the augmentations; with
     non-persistent workers, each epoch's workers are seeded from the epoch seed (also giving

@@ -15,7 +15,11 @@ import sys
 import tempfile
 
 HERE = osp.dirname(osp.abspath(__file__))
-sys.path[:0] = [osp.dirname(HERE), osp.dirname(osp.dirname(HERE))]  # tests/, the repository
+TESTS = osp.dirname(HERE)
+# the test modules it borrows from (their folders first: tests/test_datasets/ holds
+# test_datasets.py), tests/ (conftest) and the repository
+sys.path[:0] = [osp.join(TESTS, 'test_datasets'), osp.join(TESTS, 'test_models', 'test_algorithms'),
+                TESTS, osp.dirname(TESTS)]
 
 
 def main():
@@ -26,15 +30,15 @@ def main():
     from test_compat import _RunsCode
 
     import kd_plugins  # noqa: F401
-    from conftest import ROOT
+    from conftest import ROOT, STUDENT, TEACHER, save_model
     from kd_plugins.models import (KDChannelWiseDivergence, KDLocalizationDistillLoss,
                                    KDYOLOv5ClsKDLoss)
     from test_datasets import _load, bad_set
-    from test_distill import STUDENT, TEACHER, _algorithm, _save_model, _Toy, _toy_distiller
+    from test_distill import _algorithm, _Toy, _toy_distiller
     register_all_modules()
     tmp = tempfile.mkdtemp()
     teacher = osp.join(tmp, 'teacher.pth')
-    _save_model(TEACHER, teacher)
+    save_model(TEACHER, teacher)
 
     def truncated():
         path = osp.join(tmp, 'truncated.pth')
@@ -54,7 +58,7 @@ def main():
 
     def other_architecture():
         path = osp.join(tmp, 'yolov8n.pth')
-        _save_model(STUDENT, path)
+        save_model(STUDENT, path)
         _algorithm(path)
 
     def checkpoint_other_classes():
@@ -63,7 +67,7 @@ def main():
         dumped = osp.join(tmp, 'teacher80.py')
         cfg.dump(dumped)
         path = osp.join(tmp, 'teacher80.pth')
-        _save_model(dumped, path)
+        save_model(dumped, path)
         _algorithm(path)
 
     def teacher_other_classes():

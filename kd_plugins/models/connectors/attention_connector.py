@@ -12,11 +12,12 @@ Where they act (the anti-collapse design): Wang et al. apply the attention modul
 extracted feature maps" before the CWD loss without saying on which side. If a learnable mask
 multiplied *both* student and teacher maps, the attention alone could minimise the loss by
 driving the mask towards zero: both maps become flat, both spatial distributions uniform, and
-the divergence vanishes without the student learning anything (``tests/test_cwd.py`` shows this
-collapse). Here the attention connectors are put on the student side only; the teacher's maps
-reach the loss through no learnable module, so the target distributions are fixed and the
-attention can only help the student's features match them. The test freezes the student and
-optimises the attention alone: the loss stays far from zero.
+the divergence vanishes without the student learning anything
+(``tests/test_models/test_losses/test_cwd.py`` shows this collapse). Here the attention
+connectors are put on the student side only; the teacher's maps reach the loss through no
+learnable module, so the target distributions are fixed and the attention can only help the
+student's features match them. The test freezes the student and optimises the attention alone:
+the loss stays far from zero.
 """
 from typing import Dict, Optional
 

@@ -51,6 +51,26 @@ class KDChannelWiseDivergence(nn.Module):
     summed over channels and averaged over the N*H*W positions (the project's choice of
     normaliser, the counterpart of dividing by N*C).
 
+    Attention from the teacher (``teacher_attention=True``): Wang et al. compute the attention
+    on the feature maps "from both the student model and the teacher model". With learnable
+    attention on both sides the loss can be minimised by flattening both maps (see
+    ``kd_plugins/models/connectors/attention_connector.py``), so this reading takes masks from
+    the teacher's map alone, detached and parameter-free (the form of the attention masks of
+    focal-and-global distillation, Yang et al., CVPR 2022), and weights both maps with them:
+
+    .. math::
+        A^S_{nj} = HW\,\mathrm{softmax}_j\Big(\tfrac{1}{C}\sum_c |t_{ncj}| / T_a\Big),
+        \quad A^C_{nc} = C\,\mathrm{softmax}_c\Big(\tfrac{1}{HW}\sum_j |t_{ncj}| / T_a\Big)
+
+    Both masks average 1. With ``softmax_axis='spatial'`` both maps are multiplied by
+    :math:`A^S` before the softmax over positions (the distributions concentrate on what the
+    teacher finds salient, foreground rather than background) and each channel's divergence
+    is weighted by :math:`A^C` (the teacher's strong channels count more); with ``'channel'``
+    the roles swap (maps times :math:`A^C`, each position's divergence weighted by
+    :math:`A^S`). The loss stays a weighted sum of divergences: >= 0, and 0 when the student's
+    maps equal the teacher's. :math:`T_a` (``attention_tau``) 0.5 is the project's choice
+    (the paper gives none; focal-and-global distillation uses 0.5).
+
     The teacher maps are detached: gradients reach only the student side.
 
     Args:
@@ -59,13 +79,17 @@ class KDChannelWiseDivergence(nn.Module):
         normalize (str): ``'tau'`` or ``'sqrt_hw'``, see above. Defaults to ``'tau'``.
         softmax_axis (str): ``'spatial'`` or ``'channel'``, see above. Defaults to
             ``'spatial'``.
+        teacher_attention (bool): Weight both maps with attention masks from the teacher's
+            map, see above. Defaults to False.
+        attention_tau (float): :math:`T_a` of those masks, > 0. Defaults to 0.5.
 
     Example:
         >>> distill_losses = dict(loss_s0=dict(type='KDChannelWiseDivergence', tau=0.5))
     """
 
     def __init__(self, tau: float = 1.0, loss_weight: float = 1.0, normalize: str = 'tau',
-                 softmax_axis: str = 'spatial'):
+                 softmax_axis: str = 'spatial', teacher_attention: bool = False,
+                 attention_tau: float = 0.5):
         super().__init__()
         if not tau > 0:
             raise ValueError(f'tau must be > 0, got {tau}')
@@ -79,6 +103,10 @@ class KDChannelWiseDivergence(nn.Module):
         if softmax_axis not in ('spatial', 'channel'):
             raise ValueError(f"softmax_axis must be 'spatial' or 'channel', got {softmax_axis!r}")
         self.softmax_axis = softmax_axis
+        if not attention_tau > 0:
+            raise ValueError(f'attention_tau must be > 0, got {attention_tau}')
+        self.teacher_attention = bool(teacher_attention)
+        self.attention_tau = float(attention_tau)
 
     def forward(self, preds_S: Features, preds_T: Features) -> torch.Tensor:
         """Compute the loss.
@@ -115,6 +143,13 @@ class KDChannelWiseDivergence(nn.Module):
         d = self.tau if self.normalize == 'tau' else math.sqrt(h * w)
         t = t.detach().float()
         s = s.float()
+        row_weight = None
+        if self.teacher_attention:
+            spatial, channel = self.teacher_masks(t)
+            on_maps, row_weight = ((spatial, channel) if self.softmax_axis == 'spatial' else
+                                   (channel, spatial.permute(0, 2, 3, 1)))
+            t, s = t * on_maps, s * on_maps
+            row_weight = row_weight.reshape(-1)
         if self.softmax_axis == 'spatial':  # one distribution per (image, channel)
             t, s, rows = t.reshape(n * c, h * w), s.reshape(n * c, h * w), n * c
         else:  # one distribution per (image, position)
@@ -123,5 +158,16 @@ class KDChannelWiseDivergence(nn.Module):
             rows = n * h * w
         log_t = F.log_softmax(t / d, dim=1)
         log_s = F.log_softmax(s / d, dim=1)
-        kl = (log_t.exp() * (log_t - log_s)).sum()
-        return self.loss_weight * self.tau**2 * kl / rows
+        kl = (log_t.exp() * (log_t - log_s)).sum(dim=1)
+        if row_weight is not None:
+            kl = kl * row_weight
+        return self.loss_weight * self.tau**2 * kl.sum() / rows
+
+    def teacher_masks(self, t: torch.Tensor) -> tuple:
+        """The attention masks of a teacher map ``t`` (N, C, H, W): spatial (N, 1, H, W) and
+        channel (N, C, 1, 1), each averaging 1 per image (see the class docstring)."""
+        n, c, h, w = t.shape
+        a = t.detach().float().abs()
+        spatial = F.softmax(a.mean(dim=1).reshape(n, h * w) / self.attention_tau, dim=1)
+        channel = F.softmax(a.mean(dim=(2, 3)) / self.attention_tau, dim=1)
+        return (h * w * spatial).reshape(n, 1, h, w), (c * channel).reshape(n, c, 1, 1)

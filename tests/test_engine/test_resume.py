@@ -8,9 +8,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT
-from test_distill import CWD_ATT, TEACHER, _save_model, _tiny_config
-from test_train import logged, run_tool
+from conftest import CWD_ATT, ROOT, TEACHER, logged, run_tool, save_model, tiny_config
 
 HELPERS = osp.join(ROOT, 'tests', 'helpers')
 
@@ -19,7 +17,7 @@ def _resume_config(tiny_data, teacher, tmp_path, kill_at=None):
     """CWD + attention (projector and attention connectors, KD EMA) for 4 epochs of 2
     iterations in deterministic mode; distillation stops at the 4th epoch (MMRazor's
     StopDistillHook) and the pipeline switches (close mosaic) there too."""
-    cfg = Config.fromfile(_tiny_config(CWD_ATT, tiny_data, teacher, tmp_path))
+    cfg = Config.fromfile(tiny_config(CWD_ATT, tiny_data, teacher, tmp_path))
     cfg.merge_from_dict({
         'train_cfg.max_epochs': 4, 'train_cfg.val_interval': 4,
         'default_hooks.param_scheduler.max_epochs': 4,
@@ -68,7 +66,7 @@ def _records_after(work, iteration):
 @pytest.mark.slow
 def test_killed_distillation_resumes_to_identical_weights(tiny_data, tmp_path):
     teacher = str(tmp_path / 'teacher.pth')
-    _save_model(TEACHER, teacher)
+    save_model(TEACHER, teacher)
     whole, cut = tmp_path / 'whole', tmp_path / 'cut'
     run_tool(['tools/train.py', _resume_config(tiny_data, teacher, tmp_path),
               '--work-dir', str(whole)])

@@ -234,9 +234,14 @@ def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
     assert ld.val_evaluator[0].ann_file == data.ann_files['val']
     assert ld.val_evaluator[1].type == 'DetPrecisionRecallMetric'
 
-    v5 = write_configs(str(tmp_path / 'v5'), data, 'yolov5', 's', 'n', ['ld'], 416, 7, 9,
-                       '/x/t.pth')
+    v5 = write_configs(str(tmp_path / 'v5'), data, 'yolov5', 's', 'n', ['ld', 'cwd_tatt'], 416,
+                       7, 9, '/x/t.pth')
     base = Config.fromfile(v5['baseline'])
+    # attention from the teacher: projectors of this pair's widths, masks in the losses
+    tatt = Config.fromfile(v5['cwd_tatt']).model.distiller
+    assert (tatt.connectors.s0.student_channels, tatt.connectors.s0.teacher_channels) == (64, 128)
+    assert all(loss.teacher_attention and loss.attention_tau == 0.5
+               for loss in tatt.distill_losses.values())
     # MMYOLO's YOLOv5 loss weights follow the class count and the input size
     assert base.model.bbox_head.loss_cls.loss_weight == pytest.approx(0.5 * 2 / 80)
     assert base.model.bbox_head.loss_obj.loss_weight == pytest.approx((416 / 640)**2)
@@ -369,6 +374,9 @@ def test_default_learning_rate_follows_the_batch_size(tmp_path):
     assert tool.parse_args([data, '--family', 'yolov5', '--batch-size', '16']).lr == \
         pytest.approx(0.04)
     assert tool.parse_args([data]).lr is None  # yolov8, the default family
+    # the default methods leave out the unmeasured teacher attention (opt-in by name)
+    assert tool.parse_args([data]).methods == ['cwd', 'cwd_att', 'ld']
+    assert tool.parse_args([data, '--methods', 'cwd_tatt']).methods == ['cwd_tatt']
     assert tool.parse_args([data, '--batch-size', '4', '--lr', '0.02']).lr == 0.02
     with pytest.raises(SystemExit):
         tool.parse_args([data, '--lr', '0'])

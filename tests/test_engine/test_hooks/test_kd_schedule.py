@@ -6,11 +6,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 from mmengine.config import Config
-from test_precision import _algorithm
 
-from conftest import ROOT
-from test_distill import CWD, _save_model, _tiny_config
-from test_train import logged, run_tool
+from conftest import CWD, ROOT, distillation_and_batch, logged, run_tool, save_model, tiny_config
 
 
 def test_cosine_scale_golden_values():
@@ -66,7 +63,7 @@ def test_hook_refuses_bad_settings_and_a_plain_detector():
 
 def test_scale_multiplies_the_distillation_losses_only(tiny_data, tmp_path):
     from mmengine.registry import DefaultScope
-    model, data = _algorithm(CWD, tiny_data, tmp_path)
+    model, data = distillation_and_batch(CWD, tiny_data, tmp_path)
 
     def step():
         torch.manual_seed(0)
@@ -88,8 +85,8 @@ def test_scale_multiplies_the_distillation_losses_only(tiny_data, tmp_path):
 def test_schedule_in_a_training_run(tiny_data, tmp_path):
     cfg = Config.fromfile(osp.join(ROOT, CWD))
     teacher = str(tmp_path / 'teacher.pth')
-    _save_model(cfg.model.teacher.cfg_path, teacher)
-    tiny = _tiny_config(CWD, tiny_data, teacher, tmp_path)
+    save_model(cfg.model.teacher.cfg_path, teacher)
+    tiny = tiny_config(CWD, tiny_data, teacher, tmp_path)
     config = tmp_path / 'scheduled.py'
     config.write_text(f"_base_ = [{tiny!r}]\n"
                       "custom_hooks = _base_.custom_hooks + "

@@ -9,28 +9,15 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, options_argv, tiny_options
+from conftest import ROOT, logged, options_argv, run_tool, tiny_options
 
 V5 = 'configs/yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py'
 V8 = 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py'
 
 
-def run_tool(args, env=None, timeout=600):
-    r = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                       timeout=timeout, env=env)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
-    return r.stdout + r.stderr
-
-
 def train(config, work_dir, opts, extra=()):
     return run_tool(['tools/train.py', config, '--work-dir', str(work_dir), *extra,
                      '--cfg-options', *options_argv(opts)])
-
-
-def logged(work_dir, key):
-    """Every value of ``key`` in the newest run's scalar log."""
-    from kd_plugins.analysis import scalar_log
-    return [rec[key] for rec in scalar_log(str(work_dir)) if key in rec]
 
 
 @pytest.mark.parametrize('config', [V5, V8], ids=['yolov5', 'yolov8'])

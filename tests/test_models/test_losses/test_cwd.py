@@ -210,3 +210,57 @@ def test_unknown_connector_attention_or_loss_type_names_the_closest(cfg, message
     with pytest.raises(UnknownTypeError) as info:
         MODELS.build(cfg)
     assert str(info.value).startswith(message), str(info.value)
+
+
+def test_teacher_attention_golden():
+    # One image, two channels, two positions, attention_tau 1: teacher channel 0 = [0, 2],
+    # channel 1 = [0, 0], student all zero. Masks: spatial 2 softmax([0, 1]) (mean |t| over
+    # channels per position), channel 2 softmax([1, 0]) (mean |t| over positions per channel).
+    e = math.e
+    spatial = [2 / (1 + e), 2 * e / (1 + e)]  # [0.5379, 1.4621]
+    channel = [2 * e / (1 + e), 2 / (1 + e)]
+    t = torch.tensor([[[[0., 2.]], [[0., 0.]]]])
+    s = torch.zeros_like(t)
+    # both maps times the spatial mask; channel 0's teacher distribution softmax([0, 2 x 1.4621])
+    # against a uniform student; channel 1 is flat on both sides; weights = the channel mask
+    z = 2 * spatial[1]
+    p = [1 / (1 + math.exp(z)), math.exp(z) / (1 + math.exp(z))]
+    kl0 = sum(q * math.log(2 * q) for q in p)
+    expected = (channel[0] * kl0 + channel[1] * 0.0) / 2  # / (N x C)
+    loss = cwd(tau=1.0, teacher_attention=True, attention_tau=1.0)
+    assert loss(s, t).item() == pytest.approx(expected, abs=1e-6)
+    assert expected == pytest.approx(0.359527, abs=1e-6)
+    # without the masks: softmax([0, 2]) against uniform, plain mean over the two channels
+    q = [1 / (1 + e**2), e**2 / (1 + e**2)]
+    plain = sum(x * math.log(2 * x) for x in q) / 2
+    assert cwd(tau=1.0)(s, t).item() == pytest.approx(plain, abs=1e-6)
+    sm, cm = loss.teacher_masks(t)
+    assert sm.flatten().tolist() == pytest.approx(spatial, abs=1e-6)
+    assert cm.flatten().tolist() == pytest.approx(channel, abs=1e-6)
+
+
+@pytest.mark.parametrize('axis', ['spatial', 'channel'])
+def test_teacher_attention_properties(axis):
+    g = torch.Generator().manual_seed(0)
+    t = torch.randn(2, 4, 3, 5, generator=g) * 2
+    s = torch.randn(2, 4, 3, 5, generator=g, requires_grad=True)
+    loss = cwd(tau=0.5, teacher_attention=True, softmax_axis=axis)
+    sm, cm = loss.teacher_masks(t)
+    assert sm.shape == (2, 1, 3, 5) and cm.shape == (2, 4, 1, 1)
+    assert sm.mean(dim=(1, 2, 3)).tolist() == pytest.approx([1, 1], abs=1e-6)
+    assert cm.mean(dim=(1, 2, 3)).tolist() == pytest.approx([1, 1], abs=1e-6)
+    assert (sm > 0).all() and (cm > 0).all()
+    value = loss(s, t)
+    assert value.item() > 0
+    assert loss(t.clone(), t).item() == pytest.approx(0.0, abs=1e-6)
+    # masks made from the teacher alone: a student change leaves them, a teacher change moves
+    # them, and no gradient reaches the teacher
+    teacher = t.clone().requires_grad_()
+    loss(s, teacher).backward()
+    assert teacher.grad is None and s.grad is not None and s.grad.abs().sum() > 0
+    # a teacher of equal magnitude everywhere gives masks of 1: the plain loss
+    flat = torch.where(t > 0, 1.5, -1.5)
+    assert loss(s, flat).item() == pytest.approx(
+        cwd(tau=0.5, softmax_axis=axis)(s, flat).item(), rel=1e-5)
+    with pytest.raises(ValueError, match='attention_tau must be > 0'):
+        cwd(teacher_attention=True, attention_tau=0)

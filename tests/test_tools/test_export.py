@@ -5,9 +5,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT, options_argv, tiny_options
-from test_distill import CWD, DISTILL_CONFIGS
-from test_train import logged, run_tool
+from conftest import (CWD, DISTILL_CONFIGS, ROOT, logged, options_argv, run_tool, save_model,
+                      tiny_options)
 
 
 def _distill_checkpoint(config, path):
@@ -67,9 +66,8 @@ def test_export_refuses_a_plain_detector_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_exported_student_tests_like_the_distillation(tiny_data, tmp_path):
-    from test_distill import _save_model
     teacher = tmp_path / 'teacher.pth'
-    _save_model('configs/yolov8/yolov8_s_fast_1xb8-30e_demo.py', teacher)
+    save_model('configs/yolov8/yolov8_s_fast_1xb8-30e_demo.py', teacher)
     work = tmp_path / 'work'
     opts = dict(tiny_options(tiny_data), **{'model.teacher_ckpt': str(teacher)})
     run_tool(['tools/train.py', CWD, '--work-dir', str(work), '--cfg-options',

@@ -7,9 +7,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmrazor.registry import MODELS
 
-from conftest import ROOT, options_argv, tiny_options
-from test_distill import CWD, CWD_ATT, _save_model, _tiny_config
-from test_train import logged, run_tool
+from conftest import (CWD, CWD_ATT, ROOT, distillation_and_batch, logged, options_argv, run_tool,
+                      save_model, tiny_config, tiny_options)
 
 LD_V5 = 'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py'
 LD_V8 = 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py'
@@ -23,24 +22,6 @@ FAMILIES = {'cwd': CWD, 'cwd_att': CWD_ATT, 'ld_yolov5': LD_V5, 'ld_yolov8': LD_
 # The stated tolerance is 1e-3: a teacher computed wrongly (a stale record, a wrong layout, a
 # record left in bf16 where fp32 is expected) is off by far more.
 RTOL = 1e-3
-
-
-def _algorithm(config, tiny_data, tmp_path):
-    """The distillation of ``config`` (teacher: a seeded random checkpoint of its config) and
-    one pre-processed batch of 4 tiny images."""
-    from mmengine.runner import Runner
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    teacher = str(tmp_path / 'teacher.pth')
-    _save_model(cfg.model.teacher.cfg_path, teacher, seed=3)
-    cfg = Config.fromfile(_tiny_config(config, tiny_data, teacher, tmp_path))
-    with DefaultScope.overwrite_default_scope('mmyolo'):
-        torch.manual_seed(0)
-        model = MODELS.build(cfg.model)
-        batch = next(iter(Runner.build_dataloader(cfg.train_dataloader, seed=0)))
-    model.train()
-    with torch.no_grad():
-        data = model.data_preprocessor(batch, training=True)
-    return model, data
 
 
 def _distill_losses(model, data, precision):
@@ -60,7 +41,7 @@ def _distill_losses(model, data, precision):
 
 @pytest.mark.parametrize('family', list(FAMILIES))
 def test_bf16_teacher_gives_the_fp32_teacher_losses(family, tiny_data, tmp_path):
-    model, data = _algorithm(FAMILIES[family], tiny_data, tmp_path)
+    model, data = distillation_and_batch(FAMILIES[family], tiny_data, tmp_path)
     ref, ref_records = _distill_losses(model, data, 'fp32')
     ref = {k: v.detach().clone() for k, v in ref.items()}
     losses, records = _distill_losses(model, data, 'bf16')
@@ -190,7 +171,7 @@ def test_auto_teacher_precision_takes_the_way_that_timed_fastest(
     records."""
     from kd_plugins.engine import precision
     from kd_plugins.models.algorithms import yolo_teacher_distill as algo
-    model, data = _algorithm(CWD, tiny_data, tmp_path)
+    model, data = distillation_and_batch(CWD, tiny_data, tmp_path)
     monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'avx512_bf16')
     ran = []
 
@@ -235,7 +216,7 @@ def test_auto_teacher_precision_without_bf16_times_the_layouts_only(
         tiny_data, tmp_path, monkeypatch):
     from kd_plugins.engine import precision
     from kd_plugins.models.algorithms import yolo_teacher_distill as algo
-    model, data = _algorithm(CWD, tiny_data, tmp_path)
+    model, data = distillation_and_batch(CWD, tiny_data, tmp_path)
     monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'none')
     monkeypatch.setattr(algo, 'cpu_bf16_support', lambda: 'none')
     timed = []
@@ -247,7 +228,7 @@ def test_auto_teacher_precision_without_bf16_times_the_layouts_only(
 
 
 def test_teacher_is_timed_on_a_copy(tiny_data, tmp_path):
-    model, data = _algorithm(CWD, tiny_data, tmp_path)
+    model, data = distillation_and_batch(CWD, tiny_data, tmp_path)
     before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
     ways = {'fp32': ('fp32', False), 'fp32 + channels_last': ('fp32', True),
             'bf16 + channels_last': ('bf16', True)}
@@ -263,9 +244,9 @@ def test_teacher_is_timed_on_a_copy(tiny_data, tmp_path):
 def test_teacher_precision_is_logged_once(tiny_data, tmp_path):
     cfg = Config.fromfile(osp.join(ROOT, CWD))
     teacher = str(tmp_path / 'teacher.pth')
-    _save_model(cfg.model.teacher.cfg_path, teacher)
+    save_model(cfg.model.teacher.cfg_path, teacher)
     work = tmp_path / 'work'
-    out = run_tool(['tools/train.py', _tiny_config(CWD, tiny_data, teacher, tmp_path),
+    out = run_tool(['tools/train.py', tiny_config(CWD, tiny_data, teacher, tmp_path),
                     '--work-dir', str(work), '--cfg-options', 'model.teacher_precision=bf16'])
     assert out.count('teacher forward on cpu: bf16 autocast + channels_last') == 1
     assert all(v > 0 for v in logged(work, 'distill.loss_cwd0'))
@@ -544,7 +525,7 @@ def test_precision_parity_tool(tiny_data, tmp_path):
     with the difference to the fp32 run."""
     import csv
     teacher = str(tmp_path / 'teacher.pth')
-    _save_model('configs/yolov5/yolov5_s-ld-v61_fast_1xb8-30e_demo.py', teacher)
+    save_model('configs/yolov5/yolov5_s-ld-v61_fast_1xb8-30e_demo.py', teacher)
     out = tmp_path / 'parity'
     text = run_tool(['tools/analysis/precision_parity.py', LD_V5, '--teacher-ckpt', teacher,
                      '--data', tiny_data, '--epochs', '1', '--batch-size', '4',

@@ -10,29 +10,8 @@ from mmengine.config import Config
 from mmrazor.registry import MODELS
 from torch import nn
 
-from conftest import ROOT, options_argv, tiny_options
-from test_train import logged, run_tool
-
-CWD = 'configs/cwd/cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py'
-CWD_ATT = 'configs/cwd/cwd-att_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py'
-TEACHER = 'configs/yolov8/yolov8_s_fast_1xb8-30e_demo.py'
-STUDENT = 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py'
-DISTILL_CONFIGS = sorted(osp.relpath(p, ROOT) for d in ('cwd', 'ld')
-                         for p in glob.glob(f'{ROOT}/configs/{d}/*.py'))
-# COCO configs train on the tiny data through the demo pipeline of their model family.
-DEMO_DATA_OF = {'yolov5': 'configs/yolov5/yolov5_s-v61_fast_1xb8-30e_demo.py',
-                'yolov8': 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py'}
-
-
-def _save_model(config, path, seed=0):
-    from mmengine.runner import save_checkpoint
-    from mmyolo.registry import MODELS as YOLO
-    from mmyolo.utils import register_all_modules
-    register_all_modules()
-    torch.manual_seed(seed)
-    model = YOLO.build(Config.fromfile(osp.join(ROOT, config)).model)
-    save_checkpoint(dict(state_dict=model.state_dict(), meta=dict()), str(path))
-    return model
+from conftest import (CWD, CWD_ATT, DISTILL_CONFIGS, ROOT, STUDENT, TEACHER, logged, options_argv,
+                      run_tool, save_model, tiny_config, tiny_options)
 
 
 @pytest.fixture(scope='module')
@@ -44,7 +23,7 @@ def saved_teacher(tmp_path_factory):
         config = osp.abspath(config)
         if config not in saved:
             path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
-            _save_model(config, path)
+            save_model(config, path)
             saved[config] = str(path)
         return saved[config]
 
@@ -56,38 +35,8 @@ def teacher_ckpt(saved_teacher):
     return saved_teacher(osp.join(ROOT, TEACHER))
 
 
-def _tiny_config(config, tiny_data, teacher_ckpt, tmp_path):
-    """``config`` set up to train 2 iterations on the tiny data, written to a file."""
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    if 'coco' in config:  # an 80-class model on the demo data and pipeline of its family
-        family = osp.basename(config).split('_')[2].split('-')[0]
-        demo = Config.fromfile(osp.join(ROOT, DEMO_DATA_OF[family]))
-        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-            cfg[key] = demo[key]
-        for key in ('val_evaluator', 'test_evaluator'):  # COCO metric first, others kept
-            if isinstance(cfg[key], list):
-                cfg[key][0] = demo[key]
-            else:
-                cfg[key] = demo[key]
-    opts = dict(tiny_options(tiny_data), **{'model.teacher_ckpt': teacher_ckpt})
-    if isinstance(cfg.val_evaluator, list):  # COCO metric first, then others (e.g. P/R)
-        for split in ('val', 'test'):
-            opts[f'{split}_evaluator.0.ann_file'] = opts.pop(f'{split}_evaluator.ann_file')
-    if 'pothole' in config:  # one class: train and validate on the circles of the tiny data
-        for split in ('train', 'val', 'test'):
-            opts[f'{split}_dataloader.dataset.metainfo'] = dict(classes=('circle', ))
-            opts[f'{split}_dataloader.dataset.data_prefix'] = dict(img='')
-        opts['train_dataloader.dataset.ann_file'] = 'annotations/train.json'
-        for split in ('val', 'test'):
-            opts[f'{split}_dataloader.dataset.ann_file'] = 'annotations/val.json'
-    cfg.merge_from_dict(opts)
-    path = tmp_path / osp.basename(config)
-    cfg.dump(str(path))
-    return str(path)
-
-
 def test_every_distillation_config_is_trained_below():
-    assert len(DISTILL_CONFIGS) == 29  # 17 CWD, 3 YOLOv8 LD, 9 YOLOv5 LD (5 temperatures)
+    assert len(DISTILL_CONFIGS) == 31  # 19 CWD, 3 YOLOv8 LD, 9 YOLOv5 LD (5 temperatures)
     assert CWD in DISTILL_CONFIGS and CWD_ATT in DISTILL_CONFIGS
     for config in DISTILL_CONFIGS:  # and averages its student without copying the teacher
         hooks = Config.fromfile(osp.join(ROOT, config)).custom_hooks
@@ -102,7 +51,7 @@ def test_distillation_trains_two_iterations(config, tiny_data, saved_teacher, tm
     cfg = Config.fromfile(osp.join(ROOT, config))
     ckpt = saved_teacher(cfg.model.teacher.cfg_path)
     work = tmp_path / 'work'
-    out = run_tool(['tools/train.py', _tiny_config(config, tiny_data, ckpt, tmp_path),
+    out = run_tool(['tools/train.py', tiny_config(config, tiny_data, ckpt, tmp_path),
                     '--work-dir', str(work)])
     assert 'Epoch(train) [1][2/2]' in out
     for name in cfg.model.distiller.distill_losses:
@@ -170,7 +119,7 @@ def test_teacher_checkpoint_that_would_run_code_is_refused(tmp_path):
 
 def test_teacher_checkpoint_of_another_model_stops_clearly(tmp_path):
     wrong = tmp_path / 'yolov8n.pth'
-    _save_model(STUDENT, wrong)  # a YOLOv8-N checkpoint given as the YOLOv8-S teacher
+    save_model(STUDENT, wrong)  # a YOLOv8-N checkpoint given as the YOLOv8-S teacher
     with pytest.raises(ValueError, match='does not fit the teacher config: different shapes: '
                        r'backbone\.'):
         _algorithm(str(wrong))
@@ -338,7 +287,7 @@ def test_ld_teacher_runs_its_head_without_gradients(teacher_ckpt, tiny_data):
 def test_non_finite_loss_stops_training_before_the_step(tmp_path, tiny_data):
     # A teacher with a NaN weight makes the distillation loss NaN at the first iteration.
     nan_teacher = tmp_path / 'nan_teacher.pth'
-    model = _save_model(TEACHER, nan_teacher)
+    model = save_model(TEACHER, nan_teacher)
     state = model.state_dict()
     state['backbone.stem.conv.weight'][0, 0, 0, 0] = float('nan')
     from mmengine.runner import save_checkpoint
@@ -382,7 +331,7 @@ def test_two_process_distillation(config, tiny_data, saved_teacher, tmp_path):
     import os
     cfg = Config.fromfile(osp.join(ROOT, config))
     ckpt = saved_teacher(cfg.model.teacher.cfg_path)
-    tiny = Config.fromfile(_tiny_config(config, tiny_data, ckpt, tmp_path))
+    tiny = Config.fromfile(tiny_config(config, tiny_data, ckpt, tmp_path))
     tiny.merge_from_dict({'train_dataloader.batch_size': 2, 'train_cfg.max_epochs': 2,
                           'default_hooks.param_scheduler.max_epochs': 2})
     tiny.custom_imports.imports.append('kd_test_hooks')

@@ -5,9 +5,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT
-from test_distill import _save_model, _tiny_config
-from test_train import run_tool
+from conftest import ROOT, run_tool, save_model, tiny_config
 
 CWD_V5 = 'configs/cwd/cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py'
 TEACHER_V5 = 'configs/yolov5/yolov5_s-v61_fast_1xb8-30e_demo.py'
@@ -37,11 +35,11 @@ def long_run(tmp_path_factory):
     from kd_plugins.datasets import generate_demo_dataset
     root = tmp_path_factory.mktemp('memory')
     generate_demo_dataset(str(root / 'data'), num_train=96, num_val=4, img_size=128, seed=1)
-    _save_model(TEACHER_V5, root / 'teacher.pth')
+    save_model(TEACHER_V5, root / 'teacher.pth')
 
     def run(tmp_path, leak_mib_per_iter=None):
-        cfg = Config.fromfile(_tiny_config(CWD_V5, str(root / 'data'),
-                                           str(root / 'teacher.pth'), tmp_path))
+        cfg = Config.fromfile(tiny_config(CWD_V5, str(root / 'data'),
+                                          str(root / 'teacher.pth'), tmp_path))
         cfg.merge_from_dict({  # as the demo configs: 2 persistent data workers, batch 8
             'train_dataloader.batch_size': 8, 'train_dataloader.num_workers': 2,
             'train_dataloader.persistent_workers': True,

@@ -5,8 +5,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT, options_argv, tiny_options
-from test_train import run_tool
+from conftest import ROOT, options_argv, run_tool, tiny_options
 
 CWD_ATT = 'configs/cwd/cwd-att_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py'
 STUDENT = 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py'

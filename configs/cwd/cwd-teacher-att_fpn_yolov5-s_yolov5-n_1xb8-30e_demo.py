@@ -1,0 +1,17 @@
+# CWD with attention masks from the teacher: the reading of Y. Wang et al., "Enhanced Knowledge
+# Distillation for YOLO via Attention Mechanisms in Smart City Applications", where the
+# attention is computed on the teacher's feature maps too. Here the masks come from the
+# teacher's map alone (detached, no parameters: spatial and channel softmax of its mean
+# magnitude) and weight both maps' positions and channels, so that background stops dominating
+# the loss and nothing learnable can flatten the maps (KDChannelWiseDivergence,
+# teacher_attention=True). cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py with that option; the
+# student-side learnable attention is cwd-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py.
+#   python tools/train.py configs/cwd/cwd-teacher-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py
+_base_ = './cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py'
+
+model = dict(
+    distiller=dict(
+        distill_losses={
+            f'loss_cwd{i}': dict(teacher_attention=True, attention_tau=0.5)
+            for i in range(3)
+        }))
