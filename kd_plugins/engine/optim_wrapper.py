@@ -29,13 +29,15 @@ class NoNativeBF16Error(RuntimeError):
 
 def _weights_to_channels_last(optimizer) -> bool:
     """Move the 4-D weights ``optimizer`` trains to ``channels_last``, in place of each
-    parameter's data (the optimiser keeps the same Parameter). Skipped in a multi-process run
-    (DDP's gradient buckets were laid out for the original strides); returns whether done."""
+    parameter's data (the optimiser keeps the same Parameter). Frozen ones (a distillation's
+    teacher, whose layout ``teacher_precision`` chooses) are left as they are. Skipped in a
+    multi-process run (DDP's gradient buckets were laid out for the original strides);
+    returns whether done."""
     if _multi_process():
         return False
     for group in optimizer.param_groups:
         for p in group['params']:
-            if p.dim() == 4:
+            if p.dim() == 4 and p.requires_grad:
                 p.data = p.data.contiguous(memory_format=torch.channels_last)
     return True
 

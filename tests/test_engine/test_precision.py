@@ -393,6 +393,20 @@ def test_channels_last_wrapper_trains_what_the_ordinary_one_trains():
         assert torch.equal(v, ours[k]), k
 
 
+def test_channels_last_wrapper_leaves_the_frozen_teacher_to_its_precision(tiny_data, tmp_path):
+    """On a distillation the wrapper moves the student's (and connectors') weights only: the
+    teacher's layout is teacher_precision's choice, and 'auto' times it unmoved."""
+    from mmengine.optim import build_optim_wrapper
+    model, _ = distillation_and_batch(CWD, tiny_data, tmp_path)
+    cfg = Config.fromfile(osp.join(ROOT, CWD))
+    build_optim_wrapper(model, dict(cfg.optim_wrapper, type='ChannelsLastOptimWrapper'))
+    assert model.student.backbone.stem.conv.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    assert all(p.is_contiguous() for p in model.teacher.parameters())
+    assert model.distiller.connectors['s0'].proj.conv.weight.is_contiguous(
+        memory_format=torch.channels_last)
+
+
 def test_enable_channels_last_switches_only_what_it_can():
     from kd_plugins.utils import enable_channels_last
 
