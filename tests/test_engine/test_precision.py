@@ -227,6 +227,26 @@ def test_auto_teacher_precision_without_bf16_times_the_layouts_only(
     assert model._teacher_precision_on == ('cpu', 'fp32', True)
 
 
+def test_auto_teacher_precision_in_deterministic_mode_is_plain_fp32_untimed(
+        tiny_data, tmp_path, monkeypatch):
+    """A timed choice could differ between a run and its resumption, so deterministic mode
+    (MMEngine's randomness.deterministic=True) gets fp32 in the ordinary layout, untimed."""
+    from kd_plugins.models.algorithms import yolo_teacher_distill as algo
+    model, data = distillation_and_batch(CWD, tiny_data, tmp_path)
+    timed = []
+    monkeypatch.setattr(algo, 'median_times', lambda fns: timed.append(1) or {
+        name: 1.0 / (i + 1) for i, name in enumerate(fns)})  # every other way "faster"
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        _distill_losses(model, data, 'auto')
+    finally:
+        torch.use_deterministic_algorithms(before)
+    assert not timed and model._teacher_precision_on == ('cpu', 'fp32', False)
+    _distill_losses(model, data, 'auto')  # not deterministic: timed, the fastest taken
+    assert timed == [1] and model._teacher_precision_on[2] is True
+
+
 def test_teacher_is_timed_on_a_copy(tiny_data, tmp_path):
     model, data = distillation_and_batch(CWD, tiny_data, tmp_path)
     before = {k: v.clone() for k, v in model.teacher.state_dict().items()}

@@ -203,7 +203,10 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         ``channels_last`` and, where the CPU's flags allow bf16, in bf16 + ``channels_last``
         (:meth:`_time_teacher`), and takes the fastest by
         :func:`~kd_plugins.engine.precision.pick_fastest` (a way replaces a plainer one only
-        where it is ``MIN_LAYOUT_SPEEDUP`` (layout) or ``MIN_SPEEDUP`` (bf16) times faster)."""
+        where it is ``MIN_LAYOUT_SPEEDUP`` (layout) or ``MIN_SPEEDUP`` (bf16) times faster).
+        In deterministic mode (``randomness.deterministic=True``, which makes
+        ``torch.are_deterministic_algorithms_enabled()`` true) ``'auto'`` on a CPU is plain
+        fp32, untimed: a timed choice could differ between a run and its resumption."""
         device = torch.device(device)
         if self._teacher_precision_on is not None and \
                 self._teacher_precision_on[0] == device.type:
@@ -212,7 +215,13 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         precision = resolve_precision(self.teacher_precision, device)
         channels_last = precision != 'fp32'
         words = describe(precision, channels_last, self.teacher_precision)
-        if self.teacher_precision == 'auto' and device.type == 'cpu' and \
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        if self.teacher_precision == 'auto' and device.type == 'cpu' and deterministic:
+            # a choice by timing could differ between a run and its resumption
+            precision, channels_last = 'fp32', False
+            words = ("fp32 ('auto' in deterministic mode: not timed, so that a resumed run "
+                     'computes as the uninterrupted one)')
+        elif self.teacher_precision == 'auto' and device.type == 'cpu' and \
                 batch_inputs is not None:
             ways = {'fp32': ('fp32', False), 'fp32 + channels_last': ('fp32', True)}
             if precision == 'bf16':  # the CPU's flags allow it
