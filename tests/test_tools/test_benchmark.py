@@ -98,11 +98,12 @@ def test_benchmark_tool_precisions(tiny_data, tmp_path):
                     '--teacher-precision', 'bf16', '--out', str(out_json), '--cfg-options',
                     *options_argv(tiny_options(tiny_data))])
     res = json.loads(out_json.read_text())
-    assert res['precision'] == {'student_step': 'bf16 autocast', 'teacher_forward': 'bf16',
-                                'distill_step': 'student bf16 autocast, teacher bf16'}
+    teacher = 'bf16 autocast + channels_last'  # an explicit bf16 teacher: in channels_last
+    assert res['precision'] == {'student_step': 'bf16 autocast', 'teacher_forward': teacher,
+                                'distill_step': f'student bf16 autocast, teacher {teacher}'}
     assert res['cpu_bf16'] == cpu_bf16_support() and res['amp'] is True
     assert f'CPU bf16 support: {cpu_bf16_support()}' in out
-    assert '| (b) teacher forward | bf16 |' in out and 'c / a = ' in out
+    assert f'| (b) teacher forward | {teacher} |' in out and 'c / a = ' in out
     assert res['distill_over_student'] == pytest.approx(
         res['phases']['distill_step']['median_s'] / res['phases']['student_step']['median_s'])
 
