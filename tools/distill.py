@@ -247,12 +247,13 @@ def training_plan(args, configs: dict) -> Tuple[str, dict]:
                 teacher=['--amp'], student=['--amp'])
         return f'CUDA: {teacher}, students fp32', {}
     support = cpu_bf16_support()
+    cpu = f'CPU ({support} bf16)' if support != 'none' else 'CPU (no bf16 instructions)'
     if args.precision == 'teacher':
-        return f'CPU {support} bf16: {teacher}, every model trains in fp32', {}
+        return f'{cpu}: {teacher}, every model trains in fp32', {}
     if args.precision == 'amp':
         if support == 'none':
             return 'fp32: this CPU has no bf16 instructions (neither avx512_bf16 nor AMX)', {}
-        return (f'CPU {support} bf16: {teacher}, every model trains with --amp (bf16 autocast, '
+        return (f'{cpu}: {teacher}, every model trains with --amp (bf16 autocast, '
                 'fp32 weights and losses)', dict(teacher=['--amp'], student=['--amp']))
     from mmengine.config import Config
 
@@ -270,7 +271,7 @@ def training_plan(args, configs: dict) -> Tuple[str, dict]:
         way = pick_fastest(times, list(times), {'fp32 + channels_last': MIN_LAYOUT_SPEEDUP})
         flags[role] = TRAINING_WAYS[way]
         chosen.append(f'{role} {model_name(args.family, size)} {way} ({times_words(times)})')
-    return (f"CPU {support} bf16: {teacher}; '{args.precision}' training, each model in the "
+    return (f"{cpu}: {teacher}; '{args.precision}' training, each model in the "
             f'way one timed training step of it was fastest here: {"; ".join(chosen)}', flags)
 
 
