@@ -28,7 +28,10 @@ def test_train_two_iterations_then_evaluate(config, tiny_data, tmp_path):
     losses = logged(work, 'loss')
     assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
     val_map = logged(work, 'coco/bbox_mAP')
-    assert len(val_map) == 1 and 0.0 <= val_map[0] <= 1.0
+    # (two iterations learn nothing; what matters is that the metric is the checkpoint's:
+    # tools/test.py below recomputes it) mAP50-95 averages IoU thresholds from 0.5 up, so it
+    # cannot exceed mAP50
+    assert len(val_map) == 1 and val_map[0] <= logged(work, 'coco/bbox_mAP_50')[0]
     ckpt = work / 'epoch_1.pth'
     assert ckpt.is_file()
     # tools/test.py on the checkpoint gives the same COCO numbers, dumps predictions and
