@@ -240,7 +240,7 @@ def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
     # attention from the teacher: projectors of this pair's widths, masks in the losses
     tatt = Config.fromfile(v5['cwd_tatt']).model.distiller
     assert (tatt.connectors.s0.student_channels, tatt.connectors.s0.teacher_channels) == (64, 128)
-    assert all(loss.teacher_attention and loss.attention_tau == 0.5
+    assert all(loss.teacher_attention and loss.attention_tau == 2.0
                for loss in tatt.distill_losses.values())
     # MMYOLO's YOLOv5 loss weights follow the class count and the input size
     assert base.model.bbox_head.loss_cls.loss_weight == pytest.approx(0.5 * 2 / 80)

@@ -244,7 +244,7 @@ def test_teacher_attention_properties(axis):
     g = torch.Generator().manual_seed(0)
     t = torch.randn(2, 4, 3, 5, generator=g) * 2
     s = torch.randn(2, 4, 3, 5, generator=g, requires_grad=True)
-    loss = cwd(tau=0.5, teacher_attention=True, softmax_axis=axis)
+    loss = cwd(tau=0.5, teacher_attention=True, softmax_axis=axis, attention_tau=0.5)
     sm, cm = loss.teacher_masks(t)
     assert sm.shape == (2, 1, 3, 5) and cm.shape == (2, 4, 1, 1)
     assert sm.mean(dim=(1, 2, 3)).tolist() == pytest.approx([1, 1], abs=1e-6)
