@@ -198,7 +198,7 @@ def overhead(result: Dict[str, Dict[str, float]]) -> Optional[float]:
 
 
 #: how ``tools/train.py`` trains in each way :func:`time_training_ways` times on a CPU
-TRAINING_WAYS = {'fp32': [], 'fp32 + channels_last': ['--channels-last'],
+TRAINING_WAYS = {'fp32': [], 'fp32 + channels_last': ['--channels-last'],  # LAYOUT_ONLY
                  'bf16 autocast + channels_last': ['--amp']}
 
 

@@ -258,7 +258,7 @@ def training_plan(args, configs: dict) -> Tuple[str, dict]:
     from mmengine.config import Config
 
     from kd_plugins.benchmark import TRAINING_WAYS, time_training_ways
-    from kd_plugins.engine.precision import MIN_LAYOUT_SPEEDUP, pick_fastest, times_words
+    from kd_plugins.engine.precision import pick_fastest, times_words
     from kd_plugins.utils import quiet
     flags, chosen = {}, []
     roles = ([] if args.teacher_ckpt else [('teacher', args.teacher)]) + [
@@ -268,7 +268,7 @@ def training_plan(args, configs: dict) -> Tuple[str, dict]:
         with quiet():
             times = time_training_ways(model, args.batch_size, args.img_size,
                                        bf16=args.precision == 'fastest')
-        way = pick_fastest(times, list(times), {'fp32 + channels_last': MIN_LAYOUT_SPEEDUP})
+        way = pick_fastest(times, list(times))
         flags[role] = TRAINING_WAYS[way]
         chosen.append(f'{role} {model_name(args.family, size)} {way} ({times_words(times)})')
     return (f"{cpu}: {teacher}; '{args.precision}' training, each model in the "

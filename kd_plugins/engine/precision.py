@@ -52,6 +52,8 @@ MIN_SPEEDUP = 1.15
 #: the same for a change of memory layout only (fp32 + ``channels_last``): it rounds nothing, so
 #: a smaller measured gain is enough (the project's choice).
 MIN_LAYOUT_SPEEDUP = 1.05
+#: the name of the layout-only way, the same for the teacher's ways and the training ways
+LAYOUT_ONLY = 'fp32 + channels_last'
 
 
 def median_times(fns: Dict[str, Callable[[], Any]], rounds: int = 3) -> Dict[str, float]:
@@ -71,9 +73,9 @@ def pick_fastest(times: Dict[str, float], order: Sequence[str],
                  needs: Optional[Dict[str, float]] = None) -> str:
     """The way ``'auto'`` takes, given the median ``times`` of the ways in ``order`` (most
     preferred first: the plainest): walking ``order``, a way replaces the current choice only
-    where it is at least ``needs[way]`` times faster than it (default :data:`MIN_SPEEDUP`;
-    :data:`MIN_LAYOUT_SPEEDUP` is meant for a change of layout only)."""
-    needs = needs or {}
+    where it is at least ``needs[way]`` times faster than it (default: :data:`LAYOUT_ONLY`
+    needs :data:`MIN_LAYOUT_SPEEDUP`, any other way :data:`MIN_SPEEDUP`)."""
+    needs = {LAYOUT_ONLY: MIN_LAYOUT_SPEEDUP} if needs is None else needs
     choice = order[0]
     for name in order[1:]:
         if times[choice] >= needs.get(name, MIN_SPEEDUP) * times[name]:

@@ -12,8 +12,8 @@ from mmrazor.models.algorithms import FpnTeacherDistill
 from mmrazor.models.utils import add_prefix
 from mmrazor.registry import MODELS
 
-from ...engine.precision import (MIN_LAYOUT_SPEEDUP, MIN_SPEEDUP, PRECISIONS, autocast,
-                                 cpu_bf16_support, describe, fp32_recorded, median_times,
+from ...engine.precision import (LAYOUT_ONLY, MIN_LAYOUT_SPEEDUP, MIN_SPEEDUP, PRECISIONS,
+                                 autocast, cpu_bf16_support, describe, fp32_recorded, median_times,
                                  pick_fastest, resolve_precision, times_words, to_fp32)
 
 
@@ -223,12 +223,11 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
                      'computes as the uninterrupted one)')
         elif self.teacher_precision == 'auto' and device.type == 'cpu' and \
                 batch_inputs is not None:
-            ways = {'fp32': ('fp32', False), 'fp32 + channels_last': ('fp32', True)}
+            ways = {'fp32': ('fp32', False), LAYOUT_ONLY: ('fp32', True)}
             if precision == 'bf16':  # the CPU's flags allow it
                 ways['bf16 + channels_last'] = ('bf16', True)
             times = self._time_teacher(batch_inputs, ways)
-            precision, channels_last = ways[pick_fastest(
-                times, list(ways), {'fp32 + channels_last': MIN_LAYOUT_SPEEDUP})]
+            precision, channels_last = ways[pick_fastest(times, list(ways))]
             words = (f"{describe(precision, channels_last)} ('auto' on this CPU "
                      f"({cpu_bf16_support()} bf16): the teacher's forward on the first batch "
                      f'took {times_words(times)}; a way replaces a plainer one where it is '
@@ -255,9 +254,7 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         from mmengine.dist import broadcast_object_list, get_rank, get_world_size
         times = [None]
         if get_rank() == 0:
-            last_teacher = None
-            if any(cl for _, cl in ways.values()):
-                last_teacher = copy.deepcopy(self.teacher).to(memory_format=torch.channels_last)
+            last_teacher = copy.deepcopy(self.teacher).to(memory_format=torch.channels_last)
             last_inputs = batch_inputs.contiguous(memory_format=torch.channels_last)
 
             def run(prec, channels_last):
