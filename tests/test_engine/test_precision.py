@@ -492,7 +492,7 @@ def test_distill_tool_trains_each_model_in_the_way_that_timed_fastest(
         return dict(zip(benchmark.TRAINING_WAYS, times[size]))
 
     monkeypatch.setattr(benchmark, 'time_training_ways', fake)
-    args = tool.parse_args(['data', '--family', 'yolov5', '--teacher', 's', '--student', 'n',
+    args = tool.parse_args([str(tmp_path), '--family', 'yolov5', '--teacher', 's', '--student', 'n',
                             '--img-size', '256', '--precision', precision] +
                            (['--teacher-ckpt', str(tmp_path / teacher_ckpt)] if teacher_ckpt
                             else []))
