@@ -270,7 +270,8 @@ def _width(c, s, t):
 def write_configs(out_dir: str, data, family: str, teacher: str, student: str,
                   methods: Sequence[str], img_size: int, epochs: int, teacher_epochs: int,
                   teacher_ckpt: str, val_interval: int = 5, lr: Optional[float] = None,
-                  warmup_epochs: int = 1, batch_size: int = 8) -> Dict[str, str]:
+                  warmup_epochs: int = 1, batch_size: int = 8,
+                  distill_share: Optional[float] = None) -> Dict[str, str]:
     """Write ``teacher.py``, ``baseline.py`` and ``<method>.py`` into ``out_dir``.
 
     Args:
@@ -279,6 +280,9 @@ def write_configs(out_dir: str, data, family: str, teacher: str, student: str,
         teacher, student (str): Sizes, one of :data:`SIZES`.
         methods (Sequence[str]): Keys of ``FAMILIES[family]['methods']``.
         teacher_ckpt (str): The teacher checkpoint the distillation configs load.
+        distill_share (float, optional): Written into every distillation config as the
+            algorithm's ``distill_share`` (``KDYOLOTeacherDistill``: the distillation kept at
+            that share of the total loss); None leaves the method's loss weights as they are.
         Others: the schedule (see :func:`settings_block`); ``lr=None`` keeps the family's.
 
     Returns:
@@ -327,6 +331,8 @@ def write_configs(out_dir: str, data, family: str, teacher: str, student: str,
                  f'    architecture=dict(cfg_path={written["baseline"]!r}),\n'
                  f'    teacher=dict(cfg_path={written["teacher"]!r}),\n'
                  f'    teacher_ckpt={teacher_ckpt!r}')
+        if distill_share is not None:
+            model += f',\n    distill_share={float(distill_share)!r}'
         if method.startswith('cwd'):
             text += _CONNECTORS.format(student=neck_channels(family, student),
                                        teacher=neck_channels(family, teacher))

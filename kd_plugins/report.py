@@ -137,7 +137,9 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
              f'batch {args.batch_size}, learning rate '
              f'{args.lr if args.lr is not None else "of the family config"}, seeds '
              f'{args.seeds} (paired: the baseline and every method share each seed); '
-             f'precision: {precision}.', '',
+             + (f'distillation kept at {args.distill_share:g} of the total loss '
+                '(`distill_share`); ' if args.distill_share is not None else '')
+             + f'precision: {precision}.', '',
              'Command: `python tools/distill.py ' + ' '.join(_argv(args)) + '`', '']
     csv_rows = []
     for split in splits:
@@ -196,6 +198,8 @@ def _argv(args) -> List[str]:
         out += ['--teacher-epochs', str(args.teacher_epochs)]
     if args.lr is not None:
         out += ['--lr', f'{args.lr:g}']
+    if args.distill_share is not None:
+        out += ['--distill-share', f'{args.distill_share:g}']
     if args.classes:
         out += ['--classes', *args.classes]
     if args.precision != 'auto':

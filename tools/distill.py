@@ -87,6 +87,10 @@ def parse_args(argv=None):
                         "size, 0.08 at batch 8, because MMYOLO's losses grow with the batch and "
                         "its 0.01 is meant for 128 images per step; YOLOv8 the family config's "
                         '0.01; measurements in kd_plugins/recipe.py)')
+    parser.add_argument('--distill-share', type=float,
+                        help='keep every distillation at this share of the total loss, in '
+                        '(0, 1), by one automatic factor (KDYOLOTeacherDistill.distill_share; '
+                        'docs/cwd.md); default: the methods\' loss weights as configured')
     parser.add_argument('--warmup-epochs', type=int, default=1, help='learning-rate warm-up')
     parser.add_argument('--val-interval', type=int, default=5,
                         help='validate (and checkpoint) every N epochs and after the last')
@@ -127,6 +131,8 @@ def parse_args(argv=None):
         args.lr = default_lr(args.family, args.batch_size)
     elif not args.lr > 0:
         parser.error(f'--lr must be > 0, got {args.lr}')
+    if args.distill_share is not None and not 0 < args.distill_share < 1:
+        parser.error(f'--distill-share must be in (0, 1), got {args.distill_share}')
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f'--seeds {args.seeds} repeats a seed')
     if not osp.isdir(args.data):
@@ -491,7 +497,7 @@ def main(argv=None):
     configs = write_configs(cfg_dir, data, args.family, args.teacher, args.student,
                             args.methods, args.img_size, args.epochs, args.teacher_epochs,
                             osp.abspath(teacher_ckpt), args.val_interval, args.lr,
-                            args.warmup_epochs, args.batch_size)
+                            args.warmup_epochs, args.batch_size, args.distill_share)
     stage(2, f'configs: {cfg_dir}/ ' + ', '.join(osp.basename(p) for p in configs.values()))
     timings['configs'] = time.time() - t0
 

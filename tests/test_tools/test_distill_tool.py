@@ -192,13 +192,18 @@ def test_a_box_under_one_pixel_is_skipped_at_conversion(tmp_path):
 
 def test_configs_only_writes_and_checks_without_training(tmp_path):
     root = make_yolo(str(tmp_path / 'd'))
-    r = _distill([root, '--out', str(tmp_path / 'o'), '--configs-only', '--seeds', '3'],
-                 timeout=300)
+    r = _distill([root, '--out', str(tmp_path / 'o'), '--configs-only', '--seeds', '3',
+                  '--distill-share', '0.25'], timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'train: 6 images load and check' in r.stdout
     lines = [ln for ln in r.stdout.splitlines() if 'tools/train.py' in ln]
     assert len(lines) == 5 and all(ln.endswith('randomness.seed=3') for ln in lines)
     assert not osp.isdir(str(tmp_path / 'o' / 'runs'))
+    from mmengine.config import Config
+    configs = tmp_path / 'o' / 'configs'
+    for method in ('cwd', 'cwd_att', 'ld'):  # every distillation, and only they
+        assert Config.fromfile(str(configs / f'{method}.py')).model.distill_share == 0.25
+    assert 'distill_share' not in Config.fromfile(str(configs / 'baseline.py')).model
 
 
 def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
@@ -339,6 +344,8 @@ def test_bad_options_are_refused_before_any_work(tmp_path):
     assert r.returncode == 2 and "--methods ['dfl']: yolov5 has" in r.stderr
     r = _distill([str(tmp_path / 'nothing')], timeout=120)
     assert r.returncode == 2 and 'does not exist' in r.stderr
+    r = _distill([root, '--distill-share', '1'], timeout=120)
+    assert r.returncode == 2 and '--distill-share must be in (0, 1), got 1.0' in r.stderr
 
 
 def test_report_rows_by_hand():

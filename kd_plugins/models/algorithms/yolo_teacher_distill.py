@@ -55,6 +55,18 @@ def num_classes(model: ConfigDict) -> Optional[int]:
     return head.get('head_module', {}).get('num_classes', head.get('num_classes'))
 
 
+def loss_total(losses: Dict) -> torch.Tensor:
+    """The total that MMEngine's ``BaseModel.parse_losses`` optimises: the sum of the entries
+    whose name contains ``'loss'`` (a list of tensors counts as the sum of their means)."""
+    total = 0.0
+    for name, value in losses.items():
+        if 'loss' not in name:
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        total = total + sum(v.mean() for v in values)
+    return torch.as_tensor(total)
+
+
 class NonFiniteLossError(RuntimeError):
     """A training loss became NaN or infinite."""
 
@@ -124,6 +136,19 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
       ``configs/ld/_base_/ld_yolov5_head.py``). The log says
       ``loss_cls_kd: the student's own loss_cls weight x 0.5 -> ...``.
 
+    ``distill_share`` (optional, off by default) balances the distillation against the
+    student's own losses automatically: every distillation loss is multiplied by one factor,
+    ``kd_balance = share / (1 - share) * S / D``, where ``S`` and ``D`` are running means
+    (bias-corrected, momentum ``share_momentum``; averaged over the processes under DDP) of
+    the detached totals of the student's losses and of the distillation losses, so that the
+    distillation is about ``share`` of the total loss whatever the family's loss scales
+    (MMYOLO's YOLOv8 losses grow with the batch size, its YOLOv5 ones do not). A decay of
+    ``KDLossScheduleHook`` applies on top. The running means are buffers of the algorithm:
+    checkpoints keep them and ``--resume`` continues them. The idea (an automatic
+    normalisation) and its form are this project's choice; neither paper balances its loss.
+    Each training step logs ``kd_share``, the distillation's share of that step's total loss
+    (with or without ``distill_share``), and, with it, ``kd_balance``.
+
     Args:
         architecture (dict): The student.
         teacher (dict): The teacher.
@@ -132,16 +157,25 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
             ``state_dict`` holds the EMA weights when the teacher was trained with EMA.
         teacher_runs (str): ``'neck'`` or ``'head'``, see above.
         teacher_precision (str): ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'auto'``, see above.
+        distill_share (float, optional): The distillation's target share of the total loss,
+            in (0, 1); None (default) leaves every loss weight as configured. See above.
+        share_momentum (float): The running means' momentum, in [0, 1). Defaults to 0.99
+            (project's choice: about the last hundred steps).
         **kwargs: The rest of ``FpnTeacherDistill``'s arguments (``distiller``, ...).
     """
 
     def __init__(self, architecture: Dict, teacher: Dict, teacher_ckpt: Optional[str] = None,
-                 teacher_runs: str = 'neck', teacher_precision: str = 'auto', **kwargs):
+                 teacher_runs: str = 'neck', teacher_precision: str = 'auto',
+                 distill_share: Optional[float] = None, share_momentum: float = 0.99, **kwargs):
         if teacher_runs not in ('neck', 'head'):
             raise ValueError(f"teacher_runs must be 'neck' or 'head', got {teacher_runs!r}")
         if teacher_precision not in PRECISIONS:
             raise ValueError(f'teacher_precision must be one of {PRECISIONS}, got '
                              f'{teacher_precision!r}')
+        if distill_share is not None and not 0.0 < distill_share < 1.0:
+            raise ValueError(f'distill_share must be in (0, 1) or None, got {distill_share}')
+        if not 0.0 <= share_momentum < 1.0:
+            raise ValueError(f'share_momentum must be in [0, 1), got {share_momentum}')
         student_cfg = model_cfg(architecture, 'student')
         teacher_cfg = model_cfg(teacher, 'teacher')
         n_s, n_t = num_classes(student_cfg), num_classes(teacher_cfg)
@@ -162,6 +196,11 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         self._teacher_precision_on = None  # (device type, precision, channels_last) once resolved
         # every distillation loss is multiplied by this (KDLossScheduleHook decays it)
         self.distill_loss_scale = 1.0
+        self.distill_share = distill_share
+        self.share_momentum = share_momentum
+        if distill_share is not None:  # running sums of (student, distillation) loss totals
+            self.register_buffer('share_running_totals', torch.zeros(2))
+            self.register_buffer('share_steps', torch.zeros((), dtype=torch.long))
         self._bind_losses_to_student()
         if teacher_ckpt is not None:
             self.load_teacher(teacher_ckpt)
@@ -308,10 +347,34 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
             fp32_recorded(self.distiller.student_recorders, contiguous=False)
             with autocast(batch_inputs.device, 'fp32'):
                 distill = self.distiller.compute_distill_losses()
-            if self.distill_loss_scale != 1.0:
-                distill = {k: v * self.distill_loss_scale for k, v in distill.items()}
+            student_total = loss_total(losses).detach().float()
+            distill_total = loss_total(distill).detach().float()
+            scale = self.distill_loss_scale
+            if self.distill_share is not None:
+                balance = self._balance(student_total, distill_total)
+                scale = scale * balance
+            if scale != 1.0:
+                distill = {k: v * scale for k, v in distill.items()}
             losses.update(add_prefix(distill, 'distill'))
+            weighted = distill_total * scale
+            losses['kd_share'] = weighted / (student_total + weighted).clamp_min(1e-12)
+            if self.distill_share is not None:
+                losses['kd_balance'] = balance.detach()
         return losses
+
+    def _balance(self, student_total: torch.Tensor,
+                 distill_total: torch.Tensor) -> torch.Tensor:
+        """Update the running means of the two totals with this step's and return the factor
+        that makes the distillation ``distill_share`` of the total at those means."""
+        from mmengine.dist import all_reduce
+        pair = torch.stack([student_total, distill_total])
+        all_reduce(pair, op='mean')  # one factor on every process (no-op in one process)
+        m = self.share_momentum
+        self.share_running_totals.mul_(m).add_(pair.to(self.share_running_totals), alpha=1 - m)
+        self.share_steps += 1
+        means = self.share_running_totals / (1 - m**self.share_steps.item())
+        share = self.distill_share
+        return share / (1 - share) * means[0] / means[1].clamp_min(1e-8)
 
     def load_teacher(self, path: str) -> None:
         """Load the teacher's weights strictly; say what does not fit."""

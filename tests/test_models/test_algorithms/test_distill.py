@@ -10,8 +10,8 @@ from mmengine.config import Config
 from mmrazor.registry import MODELS
 from torch import nn
 
-from conftest import (CWD, CWD_ATT, DISTILL_CONFIGS, ROOT, STUDENT, TEACHER, logged, options_argv,
-                      run_tool, save_model, tiny_config, tiny_options)
+from conftest import (CWD, CWD_ATT, DISTILL_CONFIGS, ROOT, STUDENT, TEACHER, distillation_and_batch,
+                      logged, options_argv, run_tool, save_model, tiny_config, tiny_options)
 
 
 @pytest.fixture(scope='module')
@@ -282,6 +282,57 @@ def test_ld_teacher_runs_its_head_without_gradients(teacher_ckpt, tiny_data):
     assert recorded['fg_mask_pre_prior'].any()
     with pytest.raises(ValueError, match="teacher_runs must be 'neck' or 'head', got 'all'"):
         MODELS.build(dict(cfg.model, teacher_ckpt=None, teacher_runs='all'))
+
+
+def _totals(losses):
+    """(student total, distillation total) of one step's losses, as MMEngine sums them."""
+    return tuple(float(sum(v.detach() for k, v in losses.items()
+                           if k.startswith(who) and 'loss' in k))
+                 for who in ('student.', 'distill.'))
+
+
+def test_distill_share_balances_the_distillation_to_its_share(tiny_data, tmp_path):
+    """YOLOv8 CWD+attention: naturally the distillation is a few per cent of the total loss
+    (MMYOLO's YOLOv8 losses grow with the batch); ``distill_share=0.3`` scales every
+    distillation loss by one detached factor from bias-corrected running means of the two
+    totals, hand-computed here over two steps."""
+    model, data = distillation_and_batch(CWD_ATT, tiny_data, tmp_path)
+    assert model.distill_share is None and 'share_steps' not in model.state_dict()
+    plain = model(**data, mode='loss')
+    s0, d0 = _totals(plain)
+    assert float(plain['kd_share']) == pytest.approx(d0 / (s0 + d0), rel=1e-5)
+    assert float(plain['kd_share']) < 0.1 and 'kd_balance' not in plain
+
+    balanced, _ = distillation_and_batch(CWD_ATT, tiny_data, tmp_path)
+    balanced.distill_share, balanced.share_momentum = 0.3, 0.5
+    balanced.register_buffer('share_running_totals', torch.zeros(2))
+    balanced.register_buffer('share_steps', torch.zeros((), dtype=torch.long))
+    first = balanced(**data, mode='loss')
+    s1, d1 = _totals(first)
+    factor = 0.3 / 0.7 * s0 / d0  # the first step's means are its own totals
+    assert s1 == pytest.approx(s0, rel=1e-5) and d1 == pytest.approx(d0 * factor, rel=1e-4)
+    assert float(first['kd_balance']) == pytest.approx(factor, rel=1e-4)
+    assert float(first['kd_share']) == pytest.approx(0.3, rel=1e-4) == d1 / (s1 + d1)
+    assert not first['kd_balance'].requires_grad and first['distill.loss_cwd0'].requires_grad
+    flipped = dict(data, inputs=data['inputs'].flip(-1))  # other totals at the second step
+    s2, d2 = _totals(model(**flipped, mode='loss'))
+    second = balanced(**flipped, mode='loss')
+    means = [(0.5 * 0.5 * a + 0.5 * b) / (1 - 0.5**2) for a, b in ((s0, s2), (d0, d2))]
+    assert float(second['kd_balance']) == pytest.approx(0.3 / 0.7 * means[0] / means[1],
+                                                        rel=1e-4)
+    state = balanced.state_dict()  # a checkpoint keeps the means: --resume continues them
+    assert int(state['share_steps']) == 2
+    assert state['share_running_totals'].tolist() == pytest.approx(
+        [0.5 * 0.5 * s0 + 0.5 * s2, 0.5 * 0.5 * d0 + 0.5 * d2], rel=1e-5)
+    cfg = Config.fromfile(f'{ROOT}/{CWD_ATT}').model
+    built = MODELS.build(dict(cfg, teacher_ckpt=None, distill_share=0.3))
+    assert {'share_running_totals', 'share_steps'} <= set(built.state_dict())
+    for bad in (0.0, 1.0, -0.2):
+        with pytest.raises(ValueError, match=f'distill_share must be in \\(0, 1\\) or None, '
+                           f'got {bad}'):
+            MODELS.build(dict(cfg, distill_share=bad))
+    with pytest.raises(ValueError, match='share_momentum must be in'):
+        MODELS.build(dict(cfg, distill_share=0.3, share_momentum=1.0))
 
 
 def test_non_finite_loss_stops_training_before_the_step(tmp_path, tiny_data):
