@@ -10,8 +10,9 @@ from mmengine.config import Config
 from mmrazor.registry import MODELS
 from torch import nn
 
-from conftest import (CWD, CWD_ATT, DISTILL_CONFIGS, ROOT, STUDENT, TEACHER, distillation_and_batch,
-                      logged, options_argv, run_tool, save_model, tiny_config, tiny_options)
+from conftest import (CWD, CWD_ATT, DISTILL_CONFIGS, ROOT, STUDENT, TEACHER,
+                      distillation_and_batch, logged, options_argv, run_tool, save_model,
+                      tiny_config, tiny_options)
 
 
 @pytest.fixture(scope='module')
