@@ -37,8 +37,10 @@ FAMILIES = {
             'cwd_att': 'configs/cwd/cwd-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py',
             'cwd_tatt': 'configs/cwd/cwd-teacher-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py',
             'ld': 'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py',
+            'ld_cwd_att': 'configs/ld/ld-cwd-att_yolov5-s_yolov5-n_1xb8-30e_demo.py',
         },
-        # what tools/distill.py runs without --methods (cwd_tatt: opt-in until measured)
+        # what tools/distill.py runs without --methods (cwd_tatt, ld_cwd_att: opt-in until
+        # measured)
         default_methods=('cwd', 'cwd_att', 'ld'),
         lr_times_batch=0.64),  # tools/distill.py's default lr x batch size (see default_lr)
     'yolov8': dict(
@@ -53,12 +55,13 @@ FAMILIES = {
             'cwd_att': 'configs/cwd/cwd-att_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py',
             'cwd_tatt': 'configs/cwd/cwd-teacher-att_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py',
             'ld': 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py',
+            'ld_cwd_att': 'configs/ld/ld-cwd-att_yolov8-s_yolov8-n_1xb8-30e_demo.py',
         },
         default_methods=('cwd', 'cwd_att', 'ld'),
         lr_times_batch=None),  # None: the family config's lr (see default_lr)
 }
 METHOD_NAMES = {'baseline': 'baseline (no KD)', 'cwd': 'CWD', 'cwd_att': 'CWD+attention',
-                'cwd_tatt': 'CWD+teacher attention', 'ld': 'LD'}
+                'cwd_tatt': 'CWD+teacher attention', 'ld': 'LD', 'ld_cwd_att': 'LD+CWD+attention'}
 SIZES = ('n', 's', 'm', 'l')
 
 # Project's choice: the default learning rate of tools/distill.py is a family's ``lr_times_batch``
@@ -333,7 +336,7 @@ def write_configs(out_dir: str, data, family: str, teacher: str, student: str,
                  f'    teacher_ckpt={teacher_ckpt!r}')
         if distill_share is not None:
             model += f',\n    distill_share={float(distill_share)!r}'
-        if method.startswith('cwd'):
+        if 'cwd' in method:  # CWD's projectors at this pair's neck widths
             text += _CONNECTORS.format(student=neck_channels(family, student),
                                        teacher=neck_channels(family, teacher))
             model += (',\n    distiller=dict(connectors={\n'

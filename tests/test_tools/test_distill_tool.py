@@ -213,8 +213,9 @@ def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
     from kd_plugins.recipe import write_configs
     data = prepare_dataset(make_yolo(str(tmp_path / 'data')), str(tmp_path / 'out'),
                            log=lambda m: None)
-    v8 = write_configs(str(tmp_path / 'v8'), data, 'yolov8', 'm', 'n', ['cwd_att', 'ld'], 320,
-                       12, 18, '/x/teacher.pth', val_interval=4, lr=0.02)
+    v8 = write_configs(str(tmp_path / 'v8'), data, 'yolov8', 'm', 'n',
+                       ['cwd_att', 'ld', 'ld_cwd_att'], 320, 12, 18, '/x/teacher.pth',
+                       val_interval=4, lr=0.02)
     cfg = Config.fromfile(v8['cwd_att'])
     assert cfg.train_cfg.max_epochs == 12 and cfg.train_cfg.val_interval == 4
     assert cfg.default_hooks.param_scheduler.max_epochs == 12
@@ -230,6 +231,13 @@ def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
     chain = cfg.model.distiller.connectors.s2  # MMRazor's list: projector, attention, ...
     assert (chain[0].student_channels, chain[0].teacher_channels, chain[1].channels) == (
         256, 576, 576)
+    both = Config.fromfile(v8['ld_cwd_att']).model  # LD and CWD+attention in one student
+    chain = both.distiller.connectors.s2
+    assert (chain[0].student_channels, chain[0].teacher_channels, chain[1].channels) == (
+        256, 576, 576)
+    assert sorted(both.distiller.distill_losses) == [
+        'loss_cwd0', 'loss_cwd1', 'loss_cwd2', 'loss_ld']
+    assert both.teacher_runs == 'head'
     teacher = Config.fromfile(v8['teacher'])
     assert teacher.train_cfg.max_epochs == 18
     assert teacher.model.bbox_head.head_module.num_classes == 2
