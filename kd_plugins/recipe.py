@@ -56,12 +56,14 @@ FAMILIES = {
             'cwd_tatt': 'configs/cwd/cwd-teacher-att_fpn_yolov8-s_yolov8-n_1xb8-30e_demo.py',
             'ld': 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py',
             'ld_cwd_att': 'configs/ld/ld-cwd-att_yolov8-s_yolov8-n_1xb8-30e_demo.py',
+            'ld_clskd': 'configs/ld/ld-clskd_yolov8-s_yolov8-n_1xb8-30e_demo.py',
         },
         default_methods=('cwd', 'cwd_att', 'ld'),
         lr_times_batch=None),  # None: the family config's lr (see default_lr)
 }
 METHOD_NAMES = {'baseline': 'baseline (no KD)', 'cwd': 'CWD', 'cwd_att': 'CWD+attention',
-                'cwd_tatt': 'CWD+teacher attention', 'ld': 'LD', 'ld_cwd_att': 'LD+CWD+attention'}
+                'cwd_tatt': 'CWD+teacher attention', 'ld': 'LD', 'ld_cwd_att': 'LD+CWD+attention',
+                'ld_clskd': 'LD+classification KD'}
 SIZES = ('n', 's', 'm', 'l')
 
 # Project's choice: the default learning rate of tools/distill.py is a family's ``lr_times_batch``

@@ -214,7 +214,7 @@ def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
     data = prepare_dataset(make_yolo(str(tmp_path / 'data')), str(tmp_path / 'out'),
                            log=lambda m: None)
     v8 = write_configs(str(tmp_path / 'v8'), data, 'yolov8', 'm', 'n',
-                       ['cwd_att', 'ld', 'ld_cwd_att'], 320, 12, 18, '/x/teacher.pth',
+                       ['cwd_att', 'ld', 'ld_cwd_att', 'ld_clskd'], 320, 12, 18, '/x/teacher.pth',
                        val_interval=4, lr=0.02)
     cfg = Config.fromfile(v8['cwd_att'])
     assert cfg.train_cfg.max_epochs == 12 and cfg.train_cfg.val_interval == 4
@@ -238,6 +238,8 @@ def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
     assert sorted(both.distiller.distill_losses) == [
         'loss_cwd0', 'loss_cwd1', 'loss_cwd2', 'loss_ld']
     assert both.teacher_runs == 'head'
+    clskd = Config.fromfile(v8['ld_clskd']).model.distiller.distill_losses
+    assert clskd.loss_cls_kd.type == 'KDDenseClsKDLoss' and 'loss_ld' in clskd
     teacher = Config.fromfile(v8['teacher'])
     assert teacher.train_cfg.max_epochs == 18
     assert teacher.model.bbox_head.head_module.num_classes == 2

@@ -1,9 +1,9 @@
 from .cwd_loss import KDChannelWiseDivergence
-from .ld_loss import KDDenseLDLoss, KDLocalizationDistillLoss
+from .ld_loss import KDDenseClsKDLoss, KDDenseLDLoss, KDLocalizationDistillLoss
 from .ld_yolov5_loss import KDYOLOv5ClsKDLoss, KDYOLOv5LDLoss, KDYOLOv5ObjKDLoss
 from .sigmoid_mse_loss import SigmoidMSELoss
 
 __all__ = [
-    'KDChannelWiseDivergence', 'KDLocalizationDistillLoss', 'KDDenseLDLoss', 'KDYOLOv5LDLoss',
-    'KDYOLOv5ClsKDLoss', 'KDYOLOv5ObjKDLoss', 'SigmoidMSELoss'
+    'KDChannelWiseDivergence', 'KDLocalizationDistillLoss', 'KDDenseLDLoss', 'KDDenseClsKDLoss',
+    'KDYOLOv5LDLoss', 'KDYOLOv5ClsKDLoss', 'KDYOLOv5ObjKDLoss', 'SigmoidMSELoss'
 ]

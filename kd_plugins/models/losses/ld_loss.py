@@ -1,6 +1,7 @@
 """Localization distillation for YOLO: the LD loss on box edges as distributions, its dense
-(YOLOv8) form, and the per-location classification and objectness KD terms that the YOLOv5
-losses of ``ld_yolov5_loss.py`` assemble into Huang et al.'s three losses.
+(YOLOv8) form and the dense classification KD beside it, and the per-location classification
+and objectness KD terms that the YOLOv5 losses of ``ld_yolov5_loss.py`` assemble into Huang et
+al.'s three losses.
 
 References:
     G. Huang, A. Shen, Y. Hu, J. Du, J. Hu, Y. Liang, "Optimizing YOLOv5s Object Detection
@@ -189,3 +190,85 @@ class KDDenseLDLoss(nn.Module):
         with torch.no_grad():
             weights = self.region_weights(priors, gt_bboxes, pad_flag, fg_mask)
         return self.ld(dist_s, dist_t, weight=weights.to(dist_s.dtype))
+
+
+@MODELS.register_module()
+class KDDenseClsKDLoss(nn.Module):
+    r"""Huang et al.'s classification KD (:class:`KDYOLOv5ClsKDLoss`) for a dense anchor-free
+    head with sigmoid classes (YOLOv8), beside :class:`KDDenseLDLoss`:
+    :math:`L_{cls} = \gamma\,\mathrm{KD}(P^S, P^T) + (1 - \gamma)\,\mathrm{CE}(P^S, y)`, the KD
+    part in the KDR (the positives of the student's own assignment, ``fg_mask_pre_prior`` of its
+    assigner call):
+
+    .. math::
+        \mathrm{KD} = w\,\gamma\,B\,\frac{T^2}{|KDR|} \sum_{m \in KDR} \sum_{c}
+        \big[\mathrm{BCE}(\sigma(z^S_{mc}/T), \sigma(z^T_{mc}/T)) - H(\sigma(z^T_{mc}/T))\big]
+
+    i.e. the binary KL divergence summed over the classes, averaged over the KDR locations of
+    the batch and multiplied by the batch size B, the aggregation of MMYOLO's YOLOv8
+    ``loss_cls`` (summed over classes, divided by the assigned scores, times B); w is
+    ``loss_weight``. Reading: Huang et al. define the loss for YOLOv5's anchors; these
+    normalisers for YOLOv8 are this project's choice. The teacher's binary entropy H is a
+    constant for the student: subtracting it logs the KL (0 when the student matches).
+
+    The label part is the student head's own ``loss_cls``; with ``scale_student_label_loss``
+    (default) the algorithm multiplies its weight by ``1 - gamma`` at build time, and
+    ``loss_weight=None`` takes that head's ``loss_cls`` weight (before the scaling), as
+    :class:`KDYOLOv5ClsKDLoss` does.
+
+    Args:
+        gamma (float): In [0, 1]. Defaults to 0.5 (the YOLOv5 configs' value).
+        temperature (float): T > 0. Defaults to 1.
+        loss_weight (float, optional): >= 0; None (default): the student head's ``loss_cls``
+            weight, taken by ``bind_student_head``.
+        scale_student_label_loss (bool): Defaults to True.
+
+    Inputs of ``forward``: the class logits of both heads (``bbox_head.head_module`` outputs,
+    item 0: one (B, C, H, W) tensor per level) and the student's assigner output.
+    """
+
+    def __init__(self, gamma: float = 0.5, temperature: float = 1.0,
+                 loss_weight: Optional[float] = None, scale_student_label_loss: bool = True):
+        super().__init__()
+        self.gamma = _check('gamma', gamma, 0., 1.)
+        if not temperature > 0:
+            raise ValueError(f'temperature must be > 0, got {temperature}')
+        self.temperature = float(temperature)
+        self.loss_weight = None if loss_weight is None else _check('loss_weight', loss_weight, 0.)
+        self.scale_student_label_loss = bool(scale_student_label_loss)
+
+    def bind_student_head(self, head: nn.Module) -> None:
+        if self.loss_weight is None:
+            self.loss_weight = float(head.loss_cls.loss_weight)
+
+    @property
+    def student_loss_scales(self) -> dict:
+        """Factors the algorithm applies to the student head's own loss weights."""
+        return {'loss_cls': 1.0 - self.gamma} if self.scale_student_label_loss else {}
+
+    def forward(self, preds_S: Sequence[Tensor], preds_T: Sequence[Tensor],
+                assigned: dict) -> Tensor:
+        if self.loss_weight is None:
+            raise ValueError('loss_weight unknown: give it, or build the loss inside '
+                             "KDYOLOTeacherDistill, which takes the student head's loss_cls weight")
+
+        def flat(preds):  # (B, C, H, W) per level -> (B, sum HW, C), MMYOLO's prior order
+            return torch.cat([p.permute(0, 2, 3, 1).reshape(p.shape[0], -1, p.shape[1])
+                              for p in preds], dim=1)
+
+        shapes_s, shapes_t = [tuple(p.shape) for p in preds_S], [tuple(p.shape) for p in preds_T]
+        if shapes_s != shapes_t:
+            raise ValueError(f'student class logits {shapes_s} and teacher {shapes_t} (per '
+                             'level: batch, classes, height, width) differ: same classes and '
+                             'strides needed')
+        s, t = flat(preds_S), flat(preds_T)
+        fg_mask = assigned['fg_mask_pre_prior'] > 0
+        if fg_mask.shape != s.shape[:2]:
+            raise ValueError(f'class logits cover {tuple(s.shape[:2])} (batch, priors) but the '
+                             f'assigner {tuple(fg_mask.shape)}: record the head_module outputs '
+                             'and the assigner of the same (student) head')
+        if self.gamma == 0 or not fg_mask.any():
+            return s.sum() * 0
+        n_cls = s.shape[-1]
+        kl = sigmoid_kd(s[fg_mask], t[fg_mask], self.temperature, relative=True) * n_cls
+        return self.loss_weight * self.gamma * kl.mean() * s.shape[0]

@@ -138,7 +138,7 @@ def test_bad_arguments_say_what_is_wrong():
 
 
 def test_names_do_not_shadow_upstream():
-    for name in ('KDLocalizationDistillLoss', 'KDDenseLDLoss'):
+    for name in ('KDLocalizationDistillLoss', 'KDDenseLDLoss', 'KDDenseClsKDLoss'):
         assert MODELS.get(name).__module__.startswith('kd_plugins.')
 
 
@@ -197,6 +197,45 @@ def test_dense_ld_loss_weights_regions_from_the_assigner_call():
     assert got.item() == pytest.approx(expected.item(), rel=1e-6)
     with pytest.raises(ValueError, match='record the head_module outputs and the assigner'):
         loss(s[:, :3], t[:, :3], priors, gt, pad, dict(fg_mask_pre_prior=fg))
+
+
+def test_dense_cls_kd_in_the_student_positives_by_hand():
+    """YOLOv8 classification KD: the binary KL summed over classes, averaged over the
+    positives of the batch, times the batch size, gamma and the weight; nothing elsewhere."""
+    from types import SimpleNamespace
+    loss = build(dict(type='KDDenseClsKDLoss', gamma=0.5, temperature=1.))
+    head = SimpleNamespace(loss_cls=SimpleNamespace(loss_weight=2.0))
+    loss.bind_student_head(head)
+    assert loss.loss_weight == 2.0 and loss.student_loss_scales == {'loss_cls': 0.5}
+    # 2 images, 2 classes; level 0 is 2x2 (priors 0-3), level 1 is 1x1 (prior 4)
+    s0, s1 = torch.zeros(2, 2, 2, 2), torch.zeros(2, 2, 1, 1)
+    t0, t1 = torch.zeros(2, 2, 2, 2), torch.zeros(2, 2, 1, 1)
+    s0[0, 0, 0, 1] = math.log(3.)  # image 0, prior 1 (row 0, column 1), class 0
+    s1[1, 1, 0, 0] = math.log(3.)  # image 1, prior 4, class 1
+    s0[1, :, 0, 0] = 5.  # image 1, prior 0: far from the teacher but not a positive
+    fg = torch.tensor([[False, True, False, True, False], [False, False, False, False, True]])
+    s0.requires_grad_(True)
+    s1.requires_grad_(True)
+    got = loss([s0, s1], [t0, t1], dict(fg_mask_pre_prior=fg))
+    kl = -(0.5 * math.log(0.75) + 0.5 * math.log(0.25)) - math.log(2.)  # KL(0.5 || 0.75)
+    # (kl + 0 + kl) / 3 positives, x 2 images x gamma 0.5 x weight 2
+    assert got.item() == pytest.approx(2 * kl / 3 * 2 * 0.5 * 2.0, rel=1e-6)
+    got.backward()
+    assert s0.grad[1, :, 0, 0].abs().sum() == 0 and s0.grad[0, 0, 0, 1] > 0
+    assert s0.grad[0, :, 1, 1].abs().sum() == 0  # a positive that matches its teacher
+    off = build(dict(type='KDDenseClsKDLoss', gamma=0., loss_weight=1.))
+    zero = off([s0, s1], [t0, t1], dict(fg_mask_pre_prior=fg))
+    assert zero.item() == 0 and zero.requires_grad
+    assert build(dict(type='KDDenseClsKDLoss', gamma=0.3, scale_student_label_loss=False)
+                 ).student_loss_scales == {}
+    with pytest.raises(ValueError, match='loss_weight unknown'):
+        build(dict(type='KDDenseClsKDLoss'))([s0, s1], [t0, t1], dict(fg_mask_pre_prior=fg))
+    with pytest.raises(ValueError, match='record the head_module outputs and the assigner'):
+        loss([s0], [t0], dict(fg_mask_pre_prior=fg))
+    with pytest.raises(ValueError, match='same classes and strides'):
+        loss([s0, s1], [t0, t1[:, :1]], dict(fg_mask_pre_prior=fg))
+    with pytest.raises(ValueError, match='gamma must be in'):
+        build(dict(type='KDDenseClsKDLoss', gamma=1.5))
 
 
 @pytest.mark.parametrize('config', ['configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py',
