@@ -77,8 +77,15 @@ def test_scale_multiplies_the_distillation_losses_only(tiny_data, tmp_path):
     distill = [k for k in full if k.startswith('distill.')]
     assert distill
     for k in full:
+        if k == 'kd_share':
+            continue
         factor = 0.25 if k.startswith('distill.') else 1.0
         assert torch.allclose(scaled[k], full[k] * factor, rtol=1e-6), k
+    # the logged share is the distillation's part of the scaled total
+    s = sum(v for k, v in full.items() if k.startswith('student.'))
+    d = sum(full[k] for k in distill)
+    assert float(full['kd_share']) == pytest.approx(float(d / (s + d)), rel=1e-5)
+    assert float(scaled['kd_share']) == pytest.approx(float(0.25 * d / (s + 0.25 * d)), rel=1e-5)
 
 
 @pytest.mark.slow
