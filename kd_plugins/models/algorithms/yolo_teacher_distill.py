@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional, Union
 
 import torch
 from mmengine.config import Config, ConfigDict
+from mmengine.dist import all_reduce
 from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 from mmengine.structures import BaseDataElement
 from mmrazor.models.algorithms import FpnTeacherDistill
@@ -55,16 +56,19 @@ def num_classes(model: ConfigDict) -> Optional[int]:
     return head.get('head_module', {}).get('num_classes', head.get('num_classes'))
 
 
-def loss_total(losses: Dict) -> torch.Tensor:
-    """The total that MMEngine's ``BaseModel.parse_losses`` optimises: the sum of the entries
-    whose name contains ``'loss'`` (a list of tensors counts as the sum of their means)."""
-    total = 0.0
+def _loss_entries(losses: Dict):
+    """(name, list of tensors) of the entries MMEngine's ``BaseModel.parse_losses`` sums: those
+    whose name contains ``'loss'``."""
     for name, value in losses.items():
-        if 'loss' not in name:
-            continue
-        values = value if isinstance(value, (list, tuple)) else [value]
-        total = total + sum(v.mean() for v in values)
-    return torch.as_tensor(total)
+        if 'loss' in name:
+            yield name, value if isinstance(value, (list, tuple)) else [value]
+
+
+def loss_total(losses: Dict) -> torch.Tensor:
+    """The total that ``parse_losses`` optimises (a list of tensors counts as the sum of their
+    means)."""
+    return torch.as_tensor(sum(sum(v.mean() for v in values)
+                               for _, values in _loss_entries(losses)))
 
 
 class NonFiniteLossError(RuntimeError):
@@ -73,10 +77,7 @@ class NonFiniteLossError(RuntimeError):
 
 def _stop_if_not_finite(losses: Dict) -> None:
     from mmengine.logging import MessageHub
-    for name, value in losses.items():
-        if 'loss' not in name:
-            continue
-        values = value if isinstance(value, (list, tuple)) else [value]
+    for name, values in _loss_entries(losses):
         if all(torch.isfinite(torch.as_tensor(v)).all() for v in values):
             continue
         hub = MessageHub.get_current_instance()
@@ -366,7 +367,6 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
                  distill_total: torch.Tensor) -> torch.Tensor:
         """Update the running means of the two totals with this step's and return the factor
         that makes the distillation ``distill_share`` of the total at those means."""
-        from mmengine.dist import all_reduce
         pair = torch.stack([student_total, distill_total])
         all_reduce(pair, op='mean')  # one factor on every process (no-op in one process)
         m = self.share_momentum
