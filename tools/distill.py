@@ -209,12 +209,62 @@ def final_checkpoint(work_dir: str, epochs: int):
     return path if osp.isfile(path) else None
 
 
+SETTINGS_FILE = 'settings.json'
+
+
+def settings_of(config: str) -> dict:
+    """Every setting of ``config`` (its ``_base_`` chain merged), as ``{'dotted.key': value}``
+    with JSON values: what a run's folder records of the config it was trained with."""
+    from mmengine.config import Config
+
+    def flat(d, prefix=''):
+        out = {}
+        for k, v in d.items():
+            if isinstance(v, dict) and v:
+                out.update(flat(v, f'{prefix}{k}.'))
+            else:
+                out[f'{prefix}{k}'] = v
+        return out
+
+    return json.loads(json.dumps(flat(Config.fromfile(config).to_dict()), default=repr))
+
+
+def settings_changes(before: dict, now: dict) -> list:
+    """``'key: old -> new'`` for each setting that differs (absent: ``-``)."""
+    return [f'{k}: {before.get(k, "-")} -> {now.get(k, "-")}'
+            for k in sorted(set(before) | set(now)) if before.get(k, '-') != now.get(k, '-')]
+
+
+def check_settings(config: str, work_dir: str, label: str) -> None:
+    """Refuse to re-use or resume a run trained with other settings than ``config`` now
+    gives (another ``--distill-share``, ``--lr``, input size, teacher, recipe): its figures
+    would be reported under the new settings. Runs of kd_plugins before the record are
+    re-used as they are."""
+    record = osp.join(work_dir, SETTINGS_FILE)
+    if not osp.isfile(record):
+        return
+    with open(record) as f:
+        changes = settings_changes(json.load(f), settings_of(config))
+    if changes:
+        shown = '; '.join(changes[:6]) + (f'; and {len(changes) - 6} more'
+                                          if len(changes) > 6 else '')
+        sys.exit(f'{label}: {work_dir} was trained with other settings than {config} gives '
+                 f'now ({shown}). Use --out for a new set of runs beside it, or --force to '
+                 'delete the old ones and train again.')
+
+
 def train(config: str, work_dir: str, label: str, epochs: int, seed: int, flags: list,
           extra=()) -> str:
+    check_settings(config, work_dir, label)
     ckpt = final_checkpoint(work_dir, epochs)
     if ckpt:
         print(f'    {label}: trained before, {ckpt}', flush=True)
         return ckpt
+    record = osp.join(work_dir, SETTINGS_FILE)
+    if not osp.isfile(record):
+        os.makedirs(work_dir, exist_ok=True)
+        with open(record, 'w') as f:
+            json.dump(settings_of(config), f, indent=0, sort_keys=True)
     resume = ['--resume'] if osp.isfile(osp.join(work_dir, 'last_checkpoint')) else []
     print(f'    {label}: training {"(resumed) " if resume else ""}{epochs} epochs; log '
           f'{osp.join(work_dir, "train.log")}', flush=True)
@@ -279,6 +329,29 @@ def training_plan(args, configs: dict) -> Tuple[str, dict]:
         chosen.append(f'{role} {model_name(args.family, size)} {way} ({times_words(times)})')
     return (f"{cpu}: {teacher}; '{args.precision}' training, each model in the "
             f'way one timed training step of it was fastest here: {"; ".join(chosen)}', flags)
+
+
+def planned(args, configs: dict, runs_dir: str) -> Tuple[str, dict]:
+    """:func:`training_plan`, made once per output folder and machine and kept in
+    ``runs/plan.json``: a resumed or added run trains the way the others did, and a re-run
+    with nothing left to train times nothing."""
+    import platform
+
+    import torch
+    machine = f'{platform.node()} cuda={torch.cuda.is_available()}'
+    path = osp.join(runs_dir, 'plan.json')
+    if osp.isfile(path):
+        with open(path) as f:
+            plan = json.load(f)
+        if (plan['precision'], plan['machine']) == (args.precision, machine) and (
+                args.teacher_ckpt or plan['teacher_planned']):
+            return f'{plan["words"]} (planned at the first run here: {path})', plan['flags']
+    words, flags = training_plan(args, configs)
+    os.makedirs(runs_dir, exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(dict(precision=args.precision, machine=machine, words=words, flags=flags,
+                       teacher_planned=not args.teacher_ckpt), f, indent=1)
+    return words, flags
 
 
 # ----------------------------------------------------------------------------- stages
@@ -519,7 +592,7 @@ def main(argv=None):
     stage(4, f'train: teacher {teacher_name}, students {model_name(args.family, args.student)}'
           f': baseline + {" ".join(args.methods)} x seeds {args.seeds}')
     t0 = time.time()
-    precision_words, flags = training_plan(args, configs)
+    precision_words, flags = planned(args, configs, runs_dir)
     print(f'    precision: {precision_words}', flush=True)
     runs = []
     teacher_run = dict(key='teacher', method='teacher', seed=args.seeds[0],

@@ -323,6 +323,13 @@ def test_a_rerun_skips_what_is_done(yolo_run):
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'converted before' in r.stdout
     assert r.stdout.count('trained before') == 3 and ': training ' not in r.stdout
+    # the first run's training plan, not timed again
+    assert f'(planned at the first run here: {osp.join(out, "runs", "plan.json")})' in r.stdout
+    # another distillation share: the old LD run is not reported as if trained with it
+    r = _distill([data, '--out', out, '--methods', 'ld', '--distill-share', '0.3', *TINY],
+                 timeout=600)
+    assert r.returncode == 1 and 'baseline seed 0: trained before' in r.stdout
+    assert 'ld seed 0: ' in r.stderr and '(model.distill_share: - -> 0.3)' in r.stderr
 
 
 @pytest.mark.slow
@@ -378,14 +385,55 @@ def test_report_rows_by_hand():
     assert rows['CWD']['verdict'] == 'within the seed spread: not better at every seed'
 
 
-def test_default_learning_rate_follows_the_batch_size(tmp_path):
-    """MMYOLO's losses sum over a batch: YOLOv5's default lr keeps lr x batch at 0.64; YOLOv8
-    keeps its family config's (None here)."""
+def _tool():
     import importlib.util
     spec = importlib.util.spec_from_file_location('distill_tool',
                                                   osp.join(ROOT, 'tools', 'distill.py'))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
+    return tool
+
+
+def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):
+    """A finished run is re-used only when the config gives the settings it was trained with
+    (its settings.json): another --distill-share must not be reported with the old runs."""
+    from kd_plugins.datasets.layouts import prepare_dataset
+    from kd_plugins.recipe import write_configs
+    tool = _tool()
+    data = prepare_dataset(make_yolo(str(tmp_path / 'data')), str(tmp_path / 'out'),
+                           log=lambda m: None)
+
+    def ld(**kw):  # the LD config as tools/distill.py writes it, in the same folder
+        return write_configs(str(tmp_path / 'cfg'), data, 'yolov5', 's', 'n', ['ld'], 64, 1,
+                             1, '/x/t.pth', lr=0.02, **kw)['ld']
+
+    before = tool.settings_of(ld())
+    assert before['model.teacher_ckpt'] == '/x/t.pth' and before['base_lr'] == 0.02
+    assert 'model.distill_share' not in before
+    work = tmp_path / 'run'
+    work.mkdir()
+    (work / 'epoch_1.pth').write_bytes(b'')
+    # no record (a run of an older kd_plugins): re-used as it is
+    assert tool.train(ld(), str(work), 'ld seed 0', 1, 0, []) == str(work / 'epoch_1.pth')
+    with open(work / tool.SETTINGS_FILE, 'w') as f:
+        json.dump(before, f)
+    assert tool.train(ld(), str(work), 'ld seed 0', 1, 0, []) == str(work / 'epoch_1.pth')
+    new = ld(distill_share=0.3)
+    assert tool.settings_changes(before, tool.settings_of(new)) == [
+        'model.distill_share: - -> 0.3']
+    with pytest.raises(SystemExit, match=r'ld seed 0: .* was trained with other settings .*'
+                       r'\(model.distill_share: - -> 0.3\)\. Use --out'):
+        tool.train(new, str(work), 'ld seed 0', 1, 0, [])
+    (work / 'epoch_1.pth').unlink()  # unfinished: not resumed either
+    (work / 'last_checkpoint').write_text('x')
+    with pytest.raises(SystemExit, match='model.distill_share: - -> 0.3'):
+        tool.train(new, str(work), 'ld seed 0', 1, 0, [])
+
+
+def test_default_learning_rate_follows_the_batch_size(tmp_path):
+    """MMYOLO's losses sum over a batch: YOLOv5's default lr keeps lr x batch at 0.64; YOLOv8
+    keeps its family config's (None here)."""
+    tool = _tool()
     data = str(tmp_path)
     assert tool.parse_args([data, '--family', 'yolov5']).lr == pytest.approx(0.08)
     assert tool.parse_args([data, '--family', 'yolov5', '--batch-size', '16']).lr == \
