@@ -236,21 +236,29 @@ def settings_changes(before: dict, now: dict) -> list:
 
 
 def check_settings(config: str, work_dir: str, label: str) -> None:
-    """Refuse to re-use or resume a run trained with other settings than ``config`` now
-    gives (another ``--distill-share``, ``--lr``, input size, teacher, recipe): its figures
-    would be reported under the new settings. Runs of kd_plugins before the record are
-    re-used as they are."""
+    """A run begun with other settings than ``config`` now gives (another
+    ``--distill-share``, ``--lr``, input size, teacher, recipe) is neither re-used nor
+    resumed: a finished one stops the command (its figures would be reported under the new
+    settings), an unfinished one is moved aside and trained again. Runs of kd_plugins before
+    the record are re-used as they are."""
     record = osp.join(work_dir, SETTINGS_FILE)
     if not osp.isfile(record):
         return
     with open(record) as f:
-        changes = settings_changes(json.load(f), settings_of(config))
-    if changes:
-        shown = '; '.join(changes[:6]) + (f'; and {len(changes) - 6} more'
-                                          if len(changes) > 6 else '')
+        before = json.load(f)
+    changes = settings_changes(before, settings_of(config))
+    if not changes:
+        return
+    shown = '; '.join(changes[:6]) + (f'; and {len(changes) - 6} more'
+                                      if len(changes) > 6 else '')
+    if final_checkpoint(work_dir, before.get('train_cfg.max_epochs', 0)):
         sys.exit(f'{label}: {work_dir} was trained with other settings than {config} gives '
                  f'now ({shown}). Use --out for a new set of runs beside it, or --force to '
                  'delete the old ones and train again.')
+    aside = f'{work_dir}-{time.strftime("%Y%m%d-%H%M%S")}'
+    os.rename(work_dir, aside)
+    print(f'    {label}: begun with other settings ({shown}): that unfinished run is moved to '
+          f'{aside} and trained again', flush=True)
 
 
 def train(config: str, work_dir: str, label: str, epochs: int, seed: int, flags: list,

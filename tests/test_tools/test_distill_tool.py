@@ -395,8 +395,9 @@ def _tool():
 
 
 def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):
-    """A finished run is re-used only when the config gives the settings it was trained with
-    (its settings.json): another --distill-share must not be reported with the old runs."""
+    """A run is re-used or resumed only when the config gives the settings it began with (its
+    settings.json): another --distill-share must not be reported with the old runs; an
+    unfinished run of other settings is moved aside."""
     from kd_plugins.datasets.layouts import prepare_dataset
     from kd_plugins.recipe import write_configs
     tool = _tool()
@@ -424,10 +425,12 @@ def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):
     with pytest.raises(SystemExit, match=r'ld seed 0: .* was trained with other settings .*'
                        r'\(model.distill_share: - -> 0.3\)\. Use --out'):
         tool.train(new, str(work), 'ld seed 0', 1, 0, [])
-    (work / 'epoch_1.pth').unlink()  # unfinished: not resumed either
+    (work / 'epoch_1.pth').unlink()  # unfinished: not resumed but moved aside, begun again
     (work / 'last_checkpoint').write_text('x')
-    with pytest.raises(SystemExit, match='model.distill_share: - -> 0.3'):
-        tool.train(new, str(work), 'ld seed 0', 1, 0, [])
+    tool.check_settings(new, str(work), 'ld seed 0')
+    assert not work.exists()
+    aside, = [p for p in tmp_path.iterdir() if p.name.startswith('run-')]
+    assert (aside / 'last_checkpoint').read_text() == 'x'
 
 
 def test_default_learning_rate_follows_the_batch_size(tmp_path):
