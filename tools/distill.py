@@ -11,7 +11,8 @@ DATA is a dataset folder: a YOLO export (Ultralytics / Roboflow: data.yaml with
 validation split the data are split 8:1:1.
 
 Stages (each skipped when its result exists, so a re-run continues where the last stopped; an
-interrupted training resumes from its last checkpoint):
+interrupted training resumes from its last checkpoint; a run is re-used or resumed only with
+the settings it began with, recorded in its settings.json):
   1. data      convert to COCO json under OUT/data (every image decoded once), say what was
                found (polygon rows, empty label files, ...)
   2. configs   OUT/configs/teacher.py, baseline.py, <method>.py: ordinary configs that inherit
@@ -230,8 +231,13 @@ def settings_of(config: str) -> dict:
 
 
 def settings_changes(before: dict, now: dict) -> list:
-    """``'key: old -> new'`` for each setting that differs (absent: ``-``)."""
-    return [f'{k}: {before.get(k, "-")} -> {now.get(k, "-")}'
+    """``'key: old -> new'`` for each setting that differs (absent: ``-``; a value longer than
+    60 characters, such as a pipeline, is cut with ``...``)."""
+    def short(v):
+        text = str(v)
+        return text if len(text) <= 60 else text[:57] + '...'
+
+    return [f'{k}: {short(before.get(k, "-"))} -> {short(now.get(k, "-"))}'
             for k in sorted(set(before) | set(now)) if before.get(k, '-') != now.get(k, '-')]
 
 
