@@ -423,7 +423,7 @@ def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):
     assert tool.settings_changes(before, tool.settings_of(new)) == [
         'model.distill_share: - -> 0.3']
     assert tool.settings_changes({'p': list(range(40))}, {}) == [
-        'p: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16... -> -']  # 57 + ...]
+        'p: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16... -> -']  # 57 + ...
     with pytest.raises(SystemExit, match=r'ld seed 0: .* was trained with other settings .*'
                        r'\(model.distill_share: - -> 0.3\)\. Use --out'):
         tool.train(new, str(work), 'ld seed 0', 1, 0, [])
