@@ -12,7 +12,8 @@ validation split the data are split 8:1:1.
 
 Stages (each skipped when its result exists, so a re-run continues where the last stopped; an
 interrupted training resumes from its last checkpoint; a run is re-used or resumed only with
-the settings it began with, recorded in its settings.json):
+the settings it began with, recorded in its settings.json with the digests of its data and
+teacher):
   1. data      convert to COCO json under OUT/data (every image decoded once), say what was
                found (polygon rows, empty label files, ...)
   2. configs   OUT/configs/teacher.py, baseline.py, <method>.py: ordinary configs that inherit
@@ -211,11 +212,21 @@ def final_checkpoint(work_dir: str, epochs: int):
 
 
 SETTINGS_FILE = 'settings.json'
+# files whose content, not only their path, a run depends on: a re-converted dataset or a
+# re-trained teacher at the same path is another run
+DIGESTED = ('train_dataloader.dataset.ann_file', 'val_dataloader.dataset.ann_file',
+            'test_dataloader.dataset.ann_file', 'model.teacher_ckpt')
 
 
 def settings_of(config: str) -> dict:
     """Every setting of ``config`` (its ``_base_`` chain merged), as ``{'dotted.key': value}``
-    with JSON values: what a run's folder records of the config it was trained with."""
+    with JSON values: what a run's folder records of the config it was trained with. Paths
+    inside the output folder (the folder above the config's) read ``{out}/...``, so that a
+    moved or copied output folder keeps its runs, and each file of ``DIGESTED`` adds its
+    content's SHA-1 (``'<key> sha1'``), so that changed data or another teacher at the same
+    path do not."""
+    import hashlib
+
     from mmengine.config import Config
 
     def flat(d, prefix=''):
@@ -227,7 +238,24 @@ def settings_of(config: str) -> dict:
                 out[f'{prefix}{k}'] = v
         return out
 
-    return json.loads(json.dumps(flat(Config.fromfile(config).to_dict()), default=repr))
+    settings = flat(Config.fromfile(config).to_dict())
+    for key in DIGESTED:
+        path = settings.get(key)
+        if isinstance(path, str) and osp.isfile(path):
+            h = hashlib.sha1()
+            with open(path, 'rb') as f:
+                for block in iter(lambda: f.read(1 << 20), b''):
+                    h.update(block)
+            settings[f'{key} sha1'] = h.hexdigest()
+    return out_relative(settings, config)
+
+
+def out_relative(settings: dict, config: str) -> dict:
+    """``settings`` as JSON values, with the output folder of ``config`` (the folder above
+    the config's) written ``{out}``."""
+    root = osp.dirname(osp.dirname(osp.abspath(config)))
+    return json.loads(json.dumps(settings, default=repr).replace(
+        json.dumps(root + os.sep)[1:-1], '{out}/'))
 
 
 def settings_changes(before: dict, now: dict) -> list:
@@ -251,8 +279,11 @@ def check_settings(config: str, work_dir: str, label: str) -> None:
     if not osp.isfile(record):
         return
     with open(record) as f:
-        before = json.load(f)
-    changes = settings_changes(before, settings_of(config))
+        before = out_relative(json.load(f), config)  # records before {out} had full paths
+    now = settings_of(config)
+    if not any(k.endswith(' sha1') for k in before):  # a record written before the digests
+        now = {k: v for k, v in now.items() if not k.endswith(' sha1')}
+    changes = settings_changes(before, now)
     if not changes:
         return
     shown = '; '.join(changes[:6]) + (f'; and {len(changes) - 6} more'

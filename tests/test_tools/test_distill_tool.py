@@ -435,6 +435,56 @@ def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):
     assert (aside / 'last_checkpoint').read_text() == 'x'
 
 
+def test_settings_follow_a_moved_output_folder_and_the_content_of_its_files(tmp_path):
+    """Paths inside the output folder are recorded as {out}/..., so a moved or copied output
+    folder keeps its runs; the annotation files and the teacher are recorded by content too,
+    so a teacher trained again at the same path is another run. Records written before the
+    digests (full paths, no sha1) are still read."""
+    import hashlib
+    import shutil
+
+    from kd_plugins.datasets.layouts import prepare_dataset
+    from kd_plugins.recipe import write_configs
+    tool = _tool()
+    src = make_yolo(str(tmp_path / 'src'))
+
+    def ld(out):  # what tools/distill.py writes under --out OUT
+        data = prepare_dataset(src, str(out / 'data'), log=lambda m: None)
+        return write_configs(str(out / 'configs'), data, 'yolov5', 's', 'n', ['ld'], 64, 1, 1,
+                             str(out / 'runs' / 'teacher' / 'epoch_1.pth'), lr=0.02)['ld']
+
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    (a / 'runs' / 'teacher').mkdir(parents=True)
+    (a / 'runs' / 'teacher' / 'epoch_1.pth').write_bytes(b'teacher 1')
+    before = tool.settings_of(ld(a))
+    assert before['val_dataloader.dataset.ann_file'] == '{out}/data/val.json'
+    assert before['model.teacher_ckpt'] == '{out}/runs/teacher/epoch_1.pth'
+    assert before['model.teacher_ckpt sha1'] == hashlib.sha1(b'teacher 1').hexdigest()
+    with open(a / 'data' / 'val.json', 'rb') as f:
+        assert before['val_dataloader.dataset.ann_file sha1'] == hashlib.sha1(
+            f.read()).hexdigest()
+    shutil.copytree(a, b)
+    config = ld(b)
+    assert tool.settings_of(config) == before  # the copy: the same settings
+    work = b / 'runs' / 'ld'
+    work.mkdir()
+    (work / 'epoch_1.pth').write_bytes(b'')
+    with open(work / tool.SETTINGS_FILE, 'w') as f:
+        json.dump(before, f)
+    assert tool.train(config, str(work), 'ld seed 0', 1, 0, []) == str(work / 'epoch_1.pth')
+    (b / 'runs' / 'teacher' / 'epoch_1.pth').write_bytes(b'teacher 2')  # trained again
+    with pytest.raises(SystemExit, match=r'\(model.teacher_ckpt sha1: [0-9a-f]{40} -> '
+                       r'[0-9a-f]{40}\)\. Use --out'):
+        tool.train(config, str(work), 'ld seed 0', 1, 0, [])
+    # a record of the format before: full paths of this folder and no digests
+    old = {k: json.loads(json.dumps(v).replace('{out}', str(b)))
+           for k, v in before.items() if not k.endswith(' sha1')}
+    assert old['model.teacher_ckpt'] == str(b / 'runs' / 'teacher' / 'epoch_1.pth')
+    with open(work / tool.SETTINGS_FILE, 'w') as f:
+        json.dump(old, f)
+    assert tool.train(config, str(work), 'ld seed 0', 1, 0, []) == str(work / 'epoch_1.pth')
+
+
 def test_default_learning_rate_follows_the_batch_size(tmp_path):
     """MMYOLO's losses sum over a batch: YOLOv5's default lr keeps lr x batch at 0.64; YOLOv8
     keeps its family config's (None here)."""
