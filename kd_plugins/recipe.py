@@ -287,7 +287,8 @@ def write_configs(out_dir: str, data, family: str, teacher: str, student: str,
         teacher_ckpt (str): The teacher checkpoint the distillation configs load.
         distill_share (float, optional): Written into every distillation config as the
             algorithm's ``distill_share`` (``KDYOLOTeacherDistill``: the distillation kept at
-            that share of the total loss); None leaves the method's loss weights as they are.
+            that share of the total loss); 0 writes ``distill_share=None`` (the loss weights as
+            configured); None keeps what each method's config sets (YOLOv5 LD: 0.3).
         Others: the schedule (see :func:`settings_block`); ``lr=None`` keeps the family's.
 
     Returns:
@@ -337,7 +338,7 @@ def write_configs(out_dir: str, data, family: str, teacher: str, student: str,
                  f'    teacher=dict(cfg_path={written["teacher"]!r}),\n'
                  f'    teacher_ckpt={teacher_ckpt!r}')
         if distill_share is not None:
-            model += f',\n    distill_share={float(distill_share)!r}'
+            model += f',\n    distill_share={float(distill_share) if distill_share else None!r}'
         if 'cwd' in method:  # CWD's projectors at this pair's neck widths
             text += _CONNECTORS.format(student=neck_channels(family, student),
                                        teacher=neck_channels(family, teacher))

@@ -103,9 +103,10 @@ def _md(rows: Sequence[dict]) -> str:
 
 
 def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str, float],
-                 total_s: float) -> str:
+                 total_s: float, shares: Optional[Dict[str, Optional[float]]] = None) -> str:
     """Write report.md / report.csv / runs.csv / curves.png / detections.png into args.out and
-    return the markdown."""
+    return the markdown. ``shares``: each method's ``distill_share`` as its config sets it
+    (None: the loss weights as configured)."""
     import cv2
 
     from .analysis import model_complexity, plot_curves, scalar_log, training_curves
@@ -137,8 +138,7 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
              f'batch {args.batch_size}, learning rate '
              f'{args.lr if args.lr is not None else "of the family config"}, seeds '
              f'{args.seeds} (paired: the baseline and every method share each seed); '
-             + (f'distillation kept at {args.distill_share:g} of the total loss '
-                '(`distill_share`); ' if args.distill_share is not None else '')
+             + _share_words(args, shares)
              + f'precision: {precision}.', '',
              'Command: `python tools/distill.py ' + ' '.join(_argv(args)) + '`', '']
     csv_rows = []
@@ -184,6 +184,21 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
     with open(osp.join(out, 'report.md'), 'w') as f:
         f.write(text)
     return text
+
+
+def _share_words(args, shares) -> str:
+    """What the report says of the distillation's share of the total loss."""
+    if shares:
+        kept = {m: v for m, v in shares.items() if v is not None}
+        if not kept:
+            return 'every distillation at its configured loss weights; '
+        return ('distillation kept at a share of the total loss (`distill_share`): ' +
+                ', '.join(f'{m} {v:g}' for m, v in kept.items()) +
+                (f'; {", ".join(m for m in shares if shares[m] is None)} at the configured '
+                 'loss weights' if len(kept) < len(shares) else '') + '; ')
+    if args.distill_share:
+        return f'distillation kept at {args.distill_share:g} of the total loss (`distill_share`); '
+    return ''
 
 
 def _argv(args) -> List[str]:

@@ -362,7 +362,8 @@ def test_bad_options_are_refused_before_any_work(tmp_path):
     r = _distill([str(tmp_path / 'nothing')], timeout=120)
     assert r.returncode == 2 and 'does not exist' in r.stderr
     r = _distill([root, '--distill-share', '1'], timeout=120)
-    assert r.returncode == 2 and '--distill-share must be in (0, 1), got 1.0' in r.stderr
+    assert r.returncode == 2 and ('--distill-share must be in (0, 1), or 0 for the configured '
+                                  'loss weights, got 1.0') in r.stderr
 
 
 def test_report_rows_by_hand():
@@ -410,7 +411,7 @@ def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):
 
     before = tool.settings_of(ld())
     assert before['model.teacher_ckpt'] == '/x/t.pth' and before['base_lr'] == 0.02
-    assert 'model.distill_share' not in before
+    assert before['model.distill_share'] == 0.3  # the YOLOv5 LD default
     work = tmp_path / 'run'
     work.mkdir()
     (work / 'epoch_1.pth').write_bytes(b'')
@@ -419,13 +420,14 @@ def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):
     with open(work / tool.SETTINGS_FILE, 'w') as f:
         json.dump(before, f)
     assert tool.train(ld(), str(work), 'ld seed 0', 1, 0, []) == str(work / 'epoch_1.pth')
-    new = ld(distill_share=0.3)
+    assert tool.settings_of(ld(distill_share=0.3)) == before  # the default, given
+    new = ld(distill_share=0)  # 0: the loss weights as configured
     assert tool.settings_changes(before, tool.settings_of(new)) == [
-        'model.distill_share: - -> 0.3']
+        'model.distill_share: 0.3 -> None']
     assert tool.settings_changes({'p': list(range(40))}, {}) == [
         'p: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16... -> -']  # 57 + ...
     with pytest.raises(SystemExit, match=r'ld seed 0: .* was trained with other settings .*'
-                       r'\(model.distill_share: - -> 0.3\)\. Use --out'):
+                       r'\(model.distill_share: 0.3 -> None\)\. Use --out'):
         tool.train(new, str(work), 'ld seed 0', 1, 0, [])
     (work / 'epoch_1.pth').unlink()  # unfinished: not resumed but moved aside, begun again
     (work / 'last_checkpoint').write_text('x')
@@ -483,6 +485,41 @@ def test_settings_follow_a_moved_output_folder_and_the_content_of_its_files(tmp_
     with open(work / tool.SETTINGS_FILE, 'w') as f:
         json.dump(old, f)
     assert tool.train(config, str(work), 'ld seed 0', 1, 0, []) == str(work / 'epoch_1.pth')
+
+
+def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
+    """YOLOv5 LD (and LD + CWD+attention, which inherits it) keeps the distillation at 0.3 of
+    the loss by default; the other methods and YOLOv8 keep their loss weights; --distill-share
+    0 turns the share off everywhere; the stage line and the report say which is which."""
+    import argparse
+
+    from kd_plugins.datasets.layouts import prepare_dataset
+    from kd_plugins.recipe import write_configs
+    from kd_plugins.report import _share_words
+    tool = _tool()
+    data = prepare_dataset(make_yolo(str(tmp_path / 'data')), str(tmp_path / 'out'),
+                           log=lambda m: None)
+    methods = ['cwd_att', 'ld', 'ld_cwd_att']
+
+    def shares(name, family='yolov5', **kw):
+        return tool.distill_shares(write_configs(str(tmp_path / name), data, family, 's', 'n',
+                                                 methods, 64, 1, 1, '/x/t.pth', **kw), methods)
+
+    default = shares('v5')
+    assert default == {'cwd_att': None, 'ld': 0.3, 'ld_cwd_att': 0.3}
+    assert tool.share_words(default) == 'cwd_att as configured, ld 0.3, ld_cwd_att 0.3'
+    assert shares('off', distill_share=0) == dict.fromkeys(methods)
+    assert shares('given', distill_share=0.25) == dict.fromkeys(methods, 0.25)
+    assert shares('v8', 'yolov8') == dict.fromkeys(methods)
+    args = argparse.Namespace(distill_share=None)
+    assert _share_words(args, default) == (
+        'distillation kept at a share of the total loss (`distill_share`): ld 0.3, '
+        'ld_cwd_att 0.3; cwd_att at the configured loss weights; ')
+    assert _share_words(args, dict.fromkeys(methods)) == \
+        'every distillation at its configured loss weights; '
+    assert _share_words(argparse.Namespace(distill_share=0.25), None) == \
+        'distillation kept at 0.25 of the total loss (`distill_share`); '
+    assert tool.parse_args([str(tmp_path), '--distill-share', '0']).distill_share == 0
 
 
 def test_default_learning_rate_follows_the_batch_size(tmp_path):
