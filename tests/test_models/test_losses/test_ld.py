@@ -100,7 +100,7 @@ def test_objectness_kd_golden_value():
 
 def test_sigmoid_mse_loss_golden_values_weight_and_avg_factor():
     from mmyolo.registry import MODELS as YOLO_MODELS
-    loss = YOLO_MODELS.build(dict(type='SigmoidMSELoss', loss_weight=2.))
+    loss = YOLO_MODELS.build(dict(type='mmyolo.SigmoidMSELoss', loss_weight=2.))
     s, y = torch.tensor([math.log(3.), 0.]), torch.tensor([1., 0.])
     # (0.75 - 1)^2 = 0.0625 and (0.5 - 0)^2 = 0.25, mean 0.15625, x 2
     assert loss(s, y).item() == pytest.approx(0.3125, abs=1e-6)
@@ -110,7 +110,7 @@ def test_sigmoid_mse_loss_golden_values_weight_and_avg_factor():
     with pytest.raises(ValueError, match='differ in shape'):
         loss(s, y[:1])
     with pytest.raises(ValueError, match="reduction must be 'none', 'mean' or 'sum'"):
-        YOLO_MODELS.build(dict(type='SigmoidMSELoss', reduction='avg'))
+        YOLO_MODELS.build(dict(type='mmyolo.SigmoidMSELoss', reduction='avg'))
     assert YOLO_MODELS.get('SigmoidMSELoss').__module__.startswith('kd_plugins.')
 
 
