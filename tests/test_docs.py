@@ -2,6 +2,7 @@
 link names a section (``file.md#section``), that file has a heading with that anchor."""
 import os.path as osp
 import re
+from functools import lru_cache
 from glob import glob
 
 import pytest
@@ -18,6 +19,7 @@ def github_anchor(heading):
     return text.replace(' ', '-')
 
 
+@lru_cache(maxsize=None)
 def anchors(path):
     seen, out = {}, set()
     in_code = False
