@@ -288,7 +288,7 @@ def write_configs(out_dir: str, data, family: str, teacher: str, student: str,
         distill_share (float, optional): Written into every distillation config as the
             algorithm's ``distill_share`` (``KDYOLOTeacherDistill``: the distillation kept at
             that share of the total loss); 0 writes ``distill_share=None`` (the loss weights as
-            configured); None keeps what each method's config sets (YOLOv5 LD: 0.3).
+            configured); None keeps what each method's config sets (LD: 0.3).
         Others: the schedule (see :func:`settings_block`); ``lr=None`` keeps the family's.
 
     Returns:

@@ -488,9 +488,9 @@ def test_settings_follow_a_moved_output_folder_and_the_content_of_its_files(tmp_
 
 
 def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
-    """YOLOv5 LD (and LD + CWD+attention, which inherits it) keeps the distillation at 0.3 of
-    the loss by default; the other methods and YOLOv8 keep their loss weights; --distill-share
-    0 turns the share off everywhere; the stage line and the report say which is which."""
+    """LD of both families (and LD + CWD+attention, which inherits it) keeps the distillation
+    at 0.3 of the loss by default; the CWD methods keep their loss weights; --distill-share 0
+    turns the share off everywhere; the stage line and the report say which is which."""
     import argparse
 
     from kd_plugins.datasets.layouts import prepare_dataset
@@ -510,7 +510,7 @@ def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
     assert tool.share_words(default) == 'cwd_att as configured, ld 0.3, ld_cwd_att 0.3'
     assert shares('off', distill_share=0) == dict.fromkeys(methods)
     assert shares('given', distill_share=0.25) == dict.fromkeys(methods, 0.25)
-    assert shares('v8', 'yolov8') == dict.fromkeys(methods)
+    assert shares('v8', 'yolov8') == default
     args = argparse.Namespace(distill_share=None)
     assert _share_words(args, default) == (
         'distillation kept at a share of the total loss (`distill_share`): ld 0.3, '
