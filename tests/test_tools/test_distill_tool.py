@@ -325,11 +325,12 @@ def test_a_rerun_skips_what_is_done(yolo_run):
     assert r.stdout.count('trained before') == 3 and ': training ' not in r.stdout
     # the first run's training plan, not timed again
     assert f'(planned at the first run here: {osp.join(out, "runs", "plan.json")})' in r.stdout
-    # another distillation share: the old LD run is not reported as if trained with it
-    r = _distill([data, '--out', out, '--methods', 'ld', '--distill-share', '0.3', *TINY],
+    # another distillation share (0: the configured weights, where LD's default is 0.3): the old
+    # LD run is not reported as if trained with it
+    r = _distill([data, '--out', out, '--methods', 'ld', '--distill-share', '0', *TINY],
                  timeout=600)
     assert r.returncode == 1 and 'baseline seed 0: trained before' in r.stdout
-    assert 'ld seed 0: ' in r.stderr and '(model.distill_share: - -> 0.3)' in r.stderr
+    assert 'ld seed 0: ' in r.stderr and '(model.distill_share: 0.3 -> None)' in r.stderr
 
 
 @pytest.mark.slow
