@@ -14,10 +14,7 @@ model = dict(
     teacher_ckpt='work_dirs/yolov8_s_fast_1xb8-30e_pothole/epoch_30.pth',
     teacher_runs='head',
     distiller=_base_.ld_distiller,
-    # the distillation kept at 0.3 of the total loss, as YOLOv5 LD (project's choice,
-    # docs/custom_dataset.md: on potholes +6.7 points mAP50-95 over the baseline on average,
-    # above it at every paired seed); None: the loss weights as configured
-    distill_share=0.3)
+    distill_share=_base_.ld_distill_share)
 
 val_evaluator = [_base_.val_evaluator, _base_.ld_pr_metric]
 test_evaluator = val_evaluator
