@@ -18,11 +18,7 @@ model = dict(
     teacher_ckpt='work_dirs/yolov5_s-ld-v61_fast_1xb8-30e_demo/epoch_30.pth',
     teacher_runs='head',  # edge distributions, class and objectness logits of the teacher
     distiller=_base_.ld_yolov5_distiller,
-    # the distillation kept at 0.3 of the total loss (project's choice, docs/custom_dataset.md:
-    # on potholes and hard hats it beat the baseline at every paired seed, +2.9 and +1.2 points
-    # mAP50-95 on average, where the configured weights alone gave +0.6 and +0.8);
-    # None: the loss weights as configured
-    distill_share=0.3)
+    distill_share=_base_.ld_distill_share)
 
 val_evaluator = [_base_.val_evaluator, _base_.ld_pr_metric]
 test_evaluator = val_evaluator
