@@ -427,11 +427,20 @@ def prepare(args):
         same = (data.source == osp.abspath(args.data) and data.version == CONVERSION_VERSION
                 and data.fingerprint == fingerprint(args.data)
                 and (not args.classes or data.classes == args.classes))
-        if same:
+        # a moved or copied output folder: its record names the json files of the folder it
+        # was written in, which the configs (and the runs' settings) must not point to
+        here = osp.join(osp.abspath(data_dir), '')
+        elsewhere = sorted(v for v in data.ann_files.values()
+                           if not osp.abspath(v).startswith(here))
+        if same and not elsewhere:
             stage(1, f'data: converted before, {done}')
             return data
-        print(f'    {args.data} (or the converter) changed since {done} was written: '
-              'converting again')
+        if same:
+            print(f'    {done} names the annotation files of another folder ({elsewhere[0]}):'
+                  ' the output folder was moved or copied; converting again')
+        else:
+            print(f'    {args.data} (or the converter) changed since {done} was written: '
+                  'converting again')
     stage(1, f'data: {args.data} -> {data_dir}')
     import logging
     os.makedirs(data_dir, exist_ok=True)

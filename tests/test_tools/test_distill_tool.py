@@ -488,6 +488,35 @@ def test_settings_follow_a_moved_output_folder_and_the_content_of_its_files(tmp_
     assert tool.train(config, str(work), 'ld seed 0', 1, 0, []) == str(work / 'epoch_1.pth')
 
 
+def test_a_copied_output_folder_converts_its_data_again_into_itself(tmp_path, capsys):
+    """The record of a converted dataset names its json files by full path: in a copy of the
+    output folder they are the original's, so the copy converts again into its own data/
+    (and its configs and runs' settings read {out}/data/...), then re-uses that."""
+    import argparse
+    import shutil
+
+    from kd_plugins.datasets.layouts import PreparedData
+    tool = _tool()
+    src = make_yolo(str(tmp_path / 'src'))
+    a, b = tmp_path / 'a', tmp_path / 'b'
+
+    def prepare(out):
+        return tool.prepare(argparse.Namespace(data=src, out=str(out), classes=None, seeds=[0]))
+
+    data = prepare(a)
+    assert data.ann_files['val'] == str(a / 'data' / 'val.json')
+    assert 'converted before' in (prepare(a), capsys.readouterr().out)[1]
+    shutil.copytree(a, b)
+    data = prepare(b)
+    out = capsys.readouterr().out
+    assert f'names the annotation files of another folder ({a / "data" / "train.json"})' in out
+    assert data.ann_files == {k: str(b / 'data' / f'{k}.json') for k in ('train', 'val')}
+    assert PreparedData.load(str(b / 'data' / 'dataset.json')).ann_files == data.ann_files
+    with open(a / 'data' / 'val.json') as fa, open(b / 'data' / 'val.json') as fb:
+        assert fa.read() == fb.read()  # the same content, so runs recorded by digest still match
+    assert 'converted before' in (prepare(b), capsys.readouterr().out)[1]
+
+
 def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
     """LD of both families (and LD + CWD+attention, which inherits it) keeps the distillation
     at 0.3 of the loss by default; the CWD methods keep their loss weights; --distill-share 0
