@@ -7,12 +7,28 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 
 def scalar_log(work_dir: str) -> List[dict]:
-    """The records of the newest run's ``vis_data/scalars.json`` in ``work_dir``."""
+    """The records of the newest run's ``vis_data/scalars.json`` in ``work_dir``, preceded by
+    those of the runs it resumed: each older log (MMEngine starts one per launch) gives its
+    records of the epochs before the first epoch of the logs after it, so a training stopped
+    and resumed reads as one, and a run started again from epoch 1 replaces the older ones."""
     logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
     if not logs:
         raise FileNotFoundError(f'no training log (*/vis_data/scalars.json) in {work_dir}')
-    with open(logs[-1]) as f:
-        return [json.loads(line) for line in f if line.strip()]
+
+    def read(path):
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def epoch(record):  # training records carry their epoch; by-epoch validations use it as step
+        return record['epoch'] if 'epoch' in record else record.get('step')
+
+    records = read(logs[-1])
+    for path in reversed(logs[:-1]):
+        first = min((e for e in map(epoch, records) if e is not None), default=None)
+        if first is None:
+            break
+        records = [r for r in read(path) if (epoch(r) or first) < first] + records
+    return records
 
 
 def last_metrics(work_dir: str, keys=('coco/bbox_mAP_50', 'coco/bbox_mAP')) -> Dict[str, float]:

@@ -82,7 +82,7 @@ def run_tool(args, env=None, timeout=600):
 
 
 def logged(work_dir, key):
-    """Every value of ``key`` in the newest run's scalar log."""
+    """Every value of ``key`` in the run's scalar log (:func:`kd_plugins.analysis.scalar_log`)."""
     from kd_plugins.analysis import scalar_log
     return [rec[key] for rec in scalar_log(str(work_dir)) if key in rec]
 

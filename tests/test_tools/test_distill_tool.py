@@ -367,6 +367,33 @@ def test_bad_options_are_refused_before_any_work(tmp_path):
                                   'loss weights, got 1.0') in r.stderr
 
 
+def test_a_resumed_run_reads_as_one_log(tmp_path):
+    """MMEngine starts a new vis_data/scalars.json at each launch: the curves and the last
+    metrics of a run stopped in epoch 3 and resumed there read both logs (the stopped epoch
+    from the resumed one); a run started again from epoch 1 replaces the older log."""
+    from kd_plugins.analysis import last_metrics, scalar_log, training_curves
+
+    def log(stamp, records):
+        folder = tmp_path / stamp / 'vis_data'
+        folder.mkdir(parents=True)
+        (folder / 'scalars.json').write_text(''.join(json.dumps(r) + '\n' for r in records))
+
+    def train(epoch, loss):
+        return dict(epoch=epoch, iter=epoch * 2, step=epoch * 2, loss=loss)
+
+    def val(epoch, mean):
+        return {'coco/bbox_mAP': mean, 'coco/bbox_mAP_50': 2 * mean, 'step': epoch}
+
+    log('20260101_000000', [train(1, 9.0), train(2, 8.0), val(2, 0.1), train(3, 99.0)])
+    log('20260101_010000', [train(3, 7.0), train(4, 6.0), val(4, 0.2)])
+    val_curve, loss_curve = training_curves(scalar_log(str(tmp_path)))
+    assert val_curve == [(2, 0.1, 0.2), (4, 0.2, 0.4)]
+    assert loss_curve == [(1, 9.0), (2, 8.0), (3, 7.0), (4, 6.0)]  # epoch 3 of the resume
+    assert last_metrics(str(tmp_path)) == {'coco/bbox_mAP_50': 0.4, 'coco/bbox_mAP': 0.2}
+    log('20260101_020000', [train(1, 5.0), val(1, 0.3)])  # trained again from the start
+    assert training_curves(scalar_log(str(tmp_path))) == ([(1, 0.3, 0.6)], [(1, 5.0)])
+
+
 def test_report_rows_by_hand():
     """Two paired seeds: mean [min, max], per-seed differences, gap closed and the verdict."""
     from kd_plugins.report import method_rows
