@@ -174,19 +174,38 @@ def _progress(line: str, state: dict, label: str, epochs: int) -> None:
         print(text, flush=True)
 
 
-def run_logged(cmd: list, log_file: str, label: str = '', epochs: int = 0) -> None:
+def run_logged(cmd: list, log_file: str, label: str = '', epochs: int = 0,
+               resume: bool = False, wall_file: str = '') -> None:
     """Run ``cmd`` with its output in ``log_file``; print progress lines of an MMEngine
-    training; on failure print the log's tail and stop."""
+    training; on failure print the log's tail and stop. ``resume``: a later launch of the
+    same training, whose output follows the earlier launches' in ``log_file``. ``wall_file``:
+    the seconds this training has run, written at each look at the log (every 2 s), so that
+    a launch stopped by hand or killed still counts; a ``resume`` adds to what it holds."""
     os.makedirs(osp.dirname(log_file), exist_ok=True)
     env = dict(os.environ, PYTHONWARNINGS='ignore::UserWarning:pkg_resources,'
                'ignore:pkg_resources is deprecated:UserWarning')
-    with open(log_file, 'w') as log:
-        log.write('$ ' + ' '.join(cmd) + '\n')
+    resume = resume and osp.isfile(log_file)
+    wall_before = 0.
+    if resume and wall_file and osp.isfile(wall_file):
+        with open(wall_file) as f:
+            wall_before = float(f.read())
+    t0 = time.time()
+
+    def write_wall():
+        if wall_file:
+            with open(wall_file + '.part', 'w') as f:
+                f.write(f'{wall_before + time.time() - t0:.1f}\n')
+            os.replace(wall_file + '.part', wall_file)
+
+    start = osp.getsize(log_file) if resume else 0
+    with open(log_file, 'a' if resume else 'w') as log:
+        log.write(('\n$ (resumed) ' if resume else '$ ') + ' '.join(cmd) + '\n')
         log.flush()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-    state, pos = {}, 0
+    state, pos = {}, start
     while True:
         done = proc.poll() is not None
+        write_wall()
         with open(log_file, 'rb') as f:
             f.seek(pos)
             chunk = f.read()
@@ -328,14 +347,11 @@ def train(config: str, work_dir: str, label: str, epochs: int, seed: int, flags:
     resume = ['--resume'] if osp.isfile(osp.join(work_dir, 'last_checkpoint')) else []
     print(f'    {label}: training {"(resumed) " if resume else ""}{epochs} epochs; log '
           f'{osp.join(work_dir, "train.log")}', flush=True)
-    t0 = time.time()
+    # a resumed training's log and wall time follow its earlier launches'
     run_logged([sys.executable, 'tools/train.py', config, '--work-dir', work_dir, *flags,
                 *resume, '--cfg-options', f'randomness.seed={seed}', *extra],
-               osp.join(work_dir, 'train.log'), label, epochs)
-    wall_file = osp.join(work_dir, 'train_wall_s.txt')
-    before = float(open(wall_file).read()) if resume and osp.isfile(wall_file) else 0.
-    with open(wall_file, 'w') as f:
-        f.write(f'{before + time.time() - t0:.1f}\n')
+               osp.join(work_dir, 'train.log'), label, epochs, resume=bool(resume),
+               wall_file=osp.join(work_dir, 'train_wall_s.txt'))
     ckpt = final_checkpoint(work_dir, epochs)
     if not ckpt:
         sys.exit(f'{label}: the training ended without {work_dir}/epoch_{epochs}.pth')

@@ -394,6 +394,33 @@ def test_a_resumed_run_reads_as_one_log(tmp_path):
     assert training_curves(scalar_log(str(tmp_path))) == ([(1, 0.3, 0.6)], [(1, 5.0)])
 
 
+def test_a_stopped_and_resumed_training_keeps_its_log_and_wall_time(tmp_path):
+    """tools/distill.py writes a training's wall time while it runs (a launch stopped by hand
+    or killed still counts); a resumed launch adds to it and its output follows the earlier
+    launch's in the same train.log; a training begun again starts both afresh."""
+    tool = _tool()
+    log, wall = tmp_path / 'run' / 'train.log', tmp_path / 'run' / 'train_wall_s.txt'
+
+    def launch(text, sleep=0.0, resume=False):
+        # the child prints what the wall file holds after `sleep` s: written while it runs
+        code = (f'import time; time.sleep({sleep}); print({text!r}, '
+                f'open({str(wall)!r}).read().strip())')
+        tool.run_logged([sys.executable, '-c', code], str(log), resume=resume,
+                        wall_file=str(wall))
+        return float(wall.read_text())
+
+    first = launch('first', sleep=5)
+    seen_running = float(log.read_text().split('first ')[1].split()[0])
+    assert 1.5 <= seen_running < first and first >= 5  # written at the looks every 2 s
+    both = launch('second', resume=True)
+    assert first < both < first + 30
+    text = log.read_text()
+    assert text.index('first') < text.index('\n$ (resumed) ') < text.index('second')
+    assert text.startswith('$ ') and text.count('$ ') == 2
+    again = launch('third')  # begun again: a new log, a new wall time
+    assert again < first and 'first' not in log.read_text() and 'third' in log.read_text()
+
+
 def test_report_rows_by_hand():
     """Two paired seeds: mean [min, max], per-seed differences, gap closed and the verdict."""
     from kd_plugins.report import method_rows
