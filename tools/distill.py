@@ -440,9 +440,14 @@ def prepare(args):
     done = osp.join(data_dir, 'dataset.json')
     if osp.isfile(done):
         data = PreparedData.load(done)
-        same = (data.source == osp.abspath(args.data) and data.version == CONVERSION_VERSION
-                and data.fingerprint == fingerprint(args.data)
-                and (not args.classes or data.classes == args.classes))
+        why = [w for w, changed in (
+            (f'it was converted from {data.source}', data.source != osp.abspath(args.data)),
+            ('the converter changed', data.version != CONVERSION_VERSION),
+            ("the data's file names, sizes or modification times changed",
+             data.fingerprint != fingerprint(args.data)),
+            (f'--classes differ from {data.classes}',
+             bool(args.classes) and data.classes != args.classes)) if changed]
+        same = not why
         # a moved or copied output folder: its record names the json files of the folder it
         # was written in, which the configs (and the runs' settings) must not point to
         here = osp.join(osp.abspath(data_dir), '')
@@ -455,8 +460,8 @@ def prepare(args):
             print(f'    {done} names the annotation files of another folder ({elsewhere[0]}):'
                   ' the output folder was moved or copied; converting again')
         else:
-            print(f'    {args.data} (or the converter) changed since {done} was written: '
-                  'converting again')
+            print(f'    {done} does not match {args.data} ({"; ".join(why)}): converting '
+                  'again')
     stage(1, f'data: {args.data} -> {data_dir}')
     import logging
     os.makedirs(data_dir, exist_ok=True)

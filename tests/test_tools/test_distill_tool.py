@@ -569,6 +569,13 @@ def test_a_copied_output_folder_converts_its_data_again_into_itself(tmp_path, ca
     with open(a / 'data' / 'val.json') as fa, open(b / 'data' / 'val.json') as fb:
         assert fa.read() == fb.read()  # the same content, so runs recorded by digest still match
     assert 'converted before' in (prepare(b), capsys.readouterr().out)[1]
+    # the same files copied again (new modification times: a re-download, a cp without -p)
+    label = next((tmp_path / 'src' / 'valid' / 'labels').iterdir())
+    os.utime(label, ns=(label.stat().st_atime_ns, label.stat().st_mtime_ns + 10 ** 9))
+    prepare(b)
+    assert ("data/dataset.json does not match " + src + " (the data's file names, sizes or "
+            'modification times changed): converting again') in capsys.readouterr().out
+    assert 'converted before' in (prepare(b), capsys.readouterr().out)[1]
 
 
 def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
