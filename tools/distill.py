@@ -93,8 +93,9 @@ def parse_args(argv=None):
                         help='keep every distillation at this share of the total loss, in '
                         '(0, 1), by one automatic factor (KDYOLOTeacherDistill.distill_share; '
                         'docs/cwd.md); 0: every method\'s loss weights as configured; '
-                        'default: each method\'s config (LD keeps 0.3 in both families, measured '
-                        'in docs/custom_dataset.md; the CWD methods their loss weights)')
+                        'default: each method\'s config (0.3 for LD in both families and for '
+                        'YOLOv8 CWD+attention, measured in docs/custom_dataset.md and '
+                        'docs/cwd.md; the other CWD methods their loss weights)')
     parser.add_argument('--warmup-epochs', type=int, default=1, help='learning-rate warm-up')
     parser.add_argument('--val-interval', type=int, default=5,
                         help='validate (and checkpoint) every N epochs and after the last')

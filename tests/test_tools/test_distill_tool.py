@@ -579,9 +579,10 @@ def test_a_copied_output_folder_converts_its_data_again_into_itself(tmp_path, ca
 
 
 def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
-    """LD of both families (and LD + CWD+attention, which inherits it) keeps the distillation
-    at 0.3 of the loss by default; the CWD methods keep their loss weights; --distill-share 0
-    turns the share off everywhere; the stage line and the report say which is which."""
+    """LD of both families (and LD + CWD+attention, which inherits it) and YOLOv8's
+    CWD+attention keep the distillation at 0.3 of the loss by default; YOLOv5's CWD methods and
+    plain CWD keep their loss weights; --distill-share 0 turns the share off everywhere; the
+    stage line and the report say which is which."""
     import argparse
 
     from kd_plugins.datasets.layouts import prepare_dataset
@@ -590,22 +591,23 @@ def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
     tool = _tool()
     data = prepare_dataset(make_yolo(str(tmp_path / 'data')), str(tmp_path / 'out'),
                            log=lambda m: None)
-    methods = ['cwd_att', 'ld', 'ld_cwd_att']
+    methods = ['cwd', 'cwd_att', 'ld', 'ld_cwd_att']
 
     def shares(name, family='yolov5', **kw):
         return tool.distill_shares(write_configs(str(tmp_path / name), data, family, 's', 'n',
                                                  methods, 64, 1, 1, '/x/t.pth', **kw), methods)
 
     default = shares('v5')
-    assert default == {'cwd_att': None, 'ld': 0.3, 'ld_cwd_att': 0.3}
-    assert tool.share_words(default) == 'cwd_att as configured, ld 0.3, ld_cwd_att 0.3'
+    assert default == {'cwd': None, 'cwd_att': None, 'ld': 0.3, 'ld_cwd_att': 0.3}
+    assert tool.share_words(default) == ('cwd as configured, cwd_att as configured, ld 0.3, '
+                                         'ld_cwd_att 0.3')
     assert shares('off', distill_share=0) == dict.fromkeys(methods)
     assert shares('given', distill_share=0.25) == dict.fromkeys(methods, 0.25)
-    assert shares('v8', 'yolov8') == default
+    assert shares('v8', 'yolov8') == dict(default, cwd_att=0.3)
     args = argparse.Namespace(distill_share=None)
     assert _share_words(args, default) == (
         'distillation kept at a share of the total loss (`distill_share`): ld 0.3, '
-        'ld_cwd_att 0.3; cwd_att at the configured loss weights; ')
+        'ld_cwd_att 0.3; cwd, cwd_att at the configured loss weights; ')
     assert _share_words(args, dict.fromkeys(methods)) == \
         'every distillation at its configured loss weights; '
     assert _share_words(argparse.Namespace(distill_share=0.25), None) == \
