@@ -439,6 +439,15 @@ def test_report_rows_by_hand():
                              "baseline's own seed spread (4.0 points)")
     assert rows['CWD']['d_mAP50-95_points'] == '+0.5 (-1.0, +2.0)'
     assert rows['CWD']['verdict'] == 'within the seed spread: not better at every seed'
+    # the teacher's row: its lead over each seed's baseline
+    assert rows['teacher']['d_mAP50-95_points'] == '+18.0 (+20.0, +16.0)'
+    assert rows['teacher']['verdict'] == '18.0 points above the students alone'
+    close = [run('teacher', 0, 0.15), run('baseline', 0, 0.10), run('baseline', 1, 0.12)]
+    teacher, = [r for r in method_rows(close, 'val', []) if r['method'] == 'teacher']
+    assert teacher['d_mAP50-95_points'] == '+4.0 (+5.0, +3.0)'
+    assert teacher['verdict'] == ('only 4.0 points above the students alone: little to teach '
+                                  '(under 5); train it longer (--teacher-epochs) or use a '
+                                  'larger one')
 
 
 def _tool():
