@@ -292,12 +292,28 @@ def settings_changes(before: dict, now: dict) -> list:
             for k in sorted(set(before) | set(now)) if before.get(k, '-') != now.get(k, '-')]
 
 
+# the top-level keys of a config that MMEngine's runner (and tools/train.py) read: a helper
+# variable beside them (``max_epochs``, ``base_lr``, a share constant in a ``_base_`` file)
+# acts only through them, so a new or renamed helper in an upgrade is not another run
+RUN_KEYS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
+            'val_cfg', 'test_cfg', 'optim_wrapper', 'param_scheduler', 'val_evaluator',
+            'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from',
+            'env_cfg', 'randomness', 'auto_scale_lr', 'model_wrapper_cfg',
+            'find_unused_parameters', 'runner_type', 'default_scope')
+
+
+def run_settings(settings: dict) -> dict:
+    """The entries of ``settings`` (:func:`settings_of`) under :data:`RUN_KEYS`."""
+    return {k: v for k, v in settings.items()
+            if k.split('.', 1)[0].split(' ', 1)[0] in RUN_KEYS}
+
+
 def check_settings(config: str, work_dir: str, label: str) -> None:
     """A run begun with other settings than ``config`` now gives (another
     ``--distill-share``, ``--lr``, input size, teacher, recipe) is neither re-used nor
     resumed: a finished one stops the command (its figures would be reported under the new
-    settings), an unfinished one is moved aside and trained again. Runs of kd_plugins before
-    the record are re-used as they are."""
+    settings), an unfinished one is moved aside and trained again. Only what the runner reads
+    counts (:data:`RUN_KEYS`). Runs of kd_plugins before the record are re-used as they are."""
     record = osp.join(work_dir, SETTINGS_FILE)
     if not osp.isfile(record):
         return
@@ -306,7 +322,7 @@ def check_settings(config: str, work_dir: str, label: str) -> None:
     now = settings_of(config)
     if not any(k.endswith(' sha1') for k in before):  # a record written before the digests
         now = {k: v for k, v in now.items() if not k.endswith(' sha1')}
-    changes = settings_changes(before, now)
+    changes = settings_changes(run_settings(before), run_settings(now))
     if not changes:
         return
     shown = '; '.join(changes[:6]) + (f'; and {len(changes) - 6} more'

@@ -484,6 +484,13 @@ def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):
     with open(work / tool.SETTINGS_FILE, 'w') as f:
         json.dump(before, f)
     assert tool.train(ld(), str(work), 'ld seed 0', 1, 0, []) == str(work / 'epoch_1.pth')
+    # a helper variable the runner does not read, added or gone in an upgrade: the same run
+    helpers = {k: v for k, v in before.items() if k != 'base_lr'}
+    with open(work / tool.SETTINGS_FILE, 'w') as f:
+        json.dump(dict(helpers, cwd_att_yolov8_distill_share=0.3), f)
+    assert tool.train(ld(), str(work), 'ld seed 0', 1, 0, []) == str(work / 'epoch_1.pth')
+    with open(work / tool.SETTINGS_FILE, 'w') as f:
+        json.dump(before, f)
     assert tool.settings_of(ld(distill_share=0.3)) == before  # the default, given
     new = ld(distill_share=0)  # 0: the loss weights as configured
     assert tool.settings_changes(before, tool.settings_of(new)) == [
