@@ -16,9 +16,14 @@ METRICS = (('mAP50', 'coco/bbox_mAP_50'), ('mAP50-95', 'coco/bbox_mAP'))
 TEACHER_LEAD_POINTS = 5.0
 
 
+def baselines(runs: Sequence[dict], split: str, key: str) -> Dict[int, float]:
+    """seed -> metric ``key`` on ``split`` of the baseline (the student alone) of that seed."""
+    return {r['seed']: r[split][key] for r in runs if r['method'] == 'baseline' and split in r}
+
+
 def paired(runs: Sequence[dict], method: str, split: str, key: str) -> Dict[int, float]:
     """seed -> (method - baseline) of metric ``key`` on ``split``, for seeds both have."""
-    base = {r['seed']: r[split][key] for r in runs if r['method'] == 'baseline' and split in r}
+    base = baselines(runs, split, key)
     return {r['seed']: r[split][key] - base[r['seed']] for r in runs
             if r['method'] == method and split in r and r['seed'] in base}
 
@@ -77,10 +82,9 @@ def method_rows(runs: Sequence[dict], split: str, methods: Sequence[str]) -> Lis
         row = dict(method=METHOD_NAMES.get(method, method), seeds=len(group))
         for name, key in METRICS:
             row[name] = _mean_range([r[split][key] for r in group])
-        if method == 'teacher':  # its lead over the baseline of each seed
-            base = {r['seed']: r[split]['coco/bbox_mAP'] for r in runs
-                    if r['method'] == 'baseline' and split in r}
-            d = {s: group[0][split]['coco/bbox_mAP'] - v for s, v in base.items()}
+        if method == 'teacher':  # one run: its lead over the baseline of each seed
+            d = {s: group[0][split]['coco/bbox_mAP'] - v
+                 for s, v in baselines(runs, split, 'coco/bbox_mAP').items()}
         else:
             d = paired(runs, method, split, 'coco/bbox_mAP')
         diffs = [d[s] * 100 for s in sorted(d)]

@@ -304,8 +304,7 @@ RUN_KEYS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 't
 
 def run_settings(settings: dict) -> dict:
     """The entries of ``settings`` (:func:`settings_of`) under :data:`RUN_KEYS`."""
-    return {k: v for k, v in settings.items()
-            if k.split('.', 1)[0].split(' ', 1)[0] in RUN_KEYS}
+    return {k: v for k, v in settings.items() if k.split('.', 1)[0] in RUN_KEYS}
 
 
 def check_settings(config: str, work_dir: str, label: str) -> None:
