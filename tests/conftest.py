@@ -129,9 +129,9 @@ def tiny_config(config, tiny_data, teacher_ckpt, tmp_path):
     return str(path)
 
 
-def distillation_and_batch(config, tiny_data, tmp_path):
-    """The distillation of ``config`` (teacher: a seeded random checkpoint of its config) and
-    one pre-processed batch of 4 tiny images."""
+def distillation_and_batch(config, tiny_data, tmp_path, **model_options):
+    """The distillation of ``config`` (teacher: a seeded random checkpoint of its config;
+    ``model_options`` override its ``model``) and one pre-processed batch of 4 tiny images."""
     from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
     from mmrazor.registry import MODELS
@@ -141,7 +141,7 @@ def distillation_and_batch(config, tiny_data, tmp_path):
     cfg = Config.fromfile(tiny_config(config, tiny_data, teacher, tmp_path))
     with DefaultScope.overwrite_default_scope('mmyolo'):
         torch.manual_seed(0)
-        model = MODELS.build(cfg.model)
+        model = MODELS.build(dict(cfg.model, **model_options))
         batch = next(iter(Runner.build_dataloader(cfg.train_dataloader, seed=0)))
     model.train()
     with torch.no_grad():

@@ -297,21 +297,20 @@ def _totals(losses):
 
 
 def test_distill_share_balances_the_distillation_to_its_share(tiny_data, tmp_path):
-    """YOLOv8 CWD+attention: naturally the distillation is a few per cent of the total loss
-    (MMYOLO's YOLOv8 losses grow with the batch); ``distill_share=0.3`` scales every
-    distillation loss by one detached factor from bias-corrected running means of the two
-    totals, hand-computed here over two steps."""
-    model, data = distillation_and_batch(CWD_ATT, tiny_data, tmp_path)
+    """YOLOv8 CWD+attention: with its loss weights alone the distillation is a few per cent
+    of the total loss (MMYOLO's YOLOv8 losses grow with the batch); ``distill_share=0.3``
+    (its config's default) scales every distillation loss by one detached factor from
+    bias-corrected running means of the two totals, hand-computed here over two steps."""
+    assert Config.fromfile(f'{ROOT}/{CWD_ATT}').model.distill_share == 0.3
+    model, data = distillation_and_batch(CWD_ATT, tiny_data, tmp_path, distill_share=None)
     assert model.distill_share is None and 'share_steps' not in model.state_dict()
     plain = model(**data, mode='loss')
     s0, d0 = _totals(plain)
     assert float(plain['kd_share']) == pytest.approx(d0 / (s0 + d0), rel=1e-5)
     assert float(plain['kd_share']) < 0.1 and 'kd_balance' not in plain
 
-    balanced, _ = distillation_and_batch(CWD_ATT, tiny_data, tmp_path)
-    balanced.distill_share, balanced.share_momentum = 0.3, 0.5
-    balanced.register_buffer('share_running_totals', torch.zeros(2))
-    balanced.register_buffer('share_steps', torch.zeros((), dtype=torch.long))
+    balanced, _ = distillation_and_batch(CWD_ATT, tiny_data, tmp_path, share_momentum=0.5)
+    assert balanced.distill_share == 0.3 and int(balanced.share_steps) == 0
     first = balanced(**data, mode='loss')
     s1, d1 = _totals(first)
     factor = 0.3 / 0.7 * s0 / d0  # the first step's means are its own totals
