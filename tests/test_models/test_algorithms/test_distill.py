@@ -301,7 +301,8 @@ def test_distill_share_balances_the_distillation_to_its_share(tiny_data, tmp_pat
     of the total loss (MMYOLO's YOLOv8 losses grow with the batch); ``distill_share=0.3``
     (its config's default) scales every distillation loss by one detached factor from
     bias-corrected running means of the two totals, hand-computed here over two steps."""
-    assert Config.fromfile(f'{ROOT}/{CWD_ATT}').model.distill_share == 0.3
+    cfg = Config.fromfile(f'{ROOT}/{CWD_ATT}').model
+    assert cfg.distill_share == 0.3
     model, data = distillation_and_batch(CWD_ATT, tiny_data, tmp_path, distill_share=None)
     assert model.distill_share is None and 'share_steps' not in model.state_dict()
     plain = model(**data, mode='loss')
@@ -328,7 +329,6 @@ def test_distill_share_balances_the_distillation_to_its_share(tiny_data, tmp_pat
     assert int(state['share_steps']) == 2
     assert state['share_running_totals'].tolist() == pytest.approx(
         [0.5 * 0.5 * s0 + 0.5 * s2, 0.5 * 0.5 * d0 + 0.5 * d2], rel=1e-5)
-    cfg = Config.fromfile(f'{ROOT}/{CWD_ATT}').model
     built = MODELS.build(dict(cfg, teacher_ckpt=None, distill_share=0.3))
     assert {'share_running_totals', 'share_steps'} <= set(built.state_dict())
     for bad in (0.0, 1.0, -0.2):
