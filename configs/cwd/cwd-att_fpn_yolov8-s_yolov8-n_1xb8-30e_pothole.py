@@ -8,7 +8,6 @@
 _base_ = './cwd_fpn_yolov8-s_yolov8-n_1xb8-30e_pothole.py'
 
 model = dict(
-    distill_share=_base_.cwd_att_yolov8_distill_share,  # see _base_/cwd_yolo_neck.py
     distiller=dict(
         connectors={
             f's{i}': [  # MMRazor applies a list of connectors in order

@@ -15,6 +15,7 @@ model = dict(
     architecture=dict(cfg_path='{{fileDirname}}/../yolov8/yolov8_n_fast_1xb8-30e_demo.py'),
     teacher=dict(cfg_path='{{fileDirname}}/../yolov8/yolov8_s_fast_1xb8-30e_demo.py'),
     teacher_ckpt='work_dirs/yolov8_s_fast_1xb8-30e_demo/epoch_30.pth',
+    distill_share=_base_.cwd_yolov8_distill_share,  # see _base_/cwd_yolo_neck.py
     distiller=dict(
         connectors={
             f's{i}': dict(type='KDChannelProjector', student_channels=s, teacher_channels=t)

@@ -487,7 +487,7 @@ def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):
     # a helper variable the runner does not read, added or gone in an upgrade: the same run
     helpers = {k: v for k, v in before.items() if k != 'base_lr'}
     with open(work / tool.SETTINGS_FILE, 'w') as f:
-        json.dump(dict(helpers, cwd_att_yolov8_distill_share=0.3), f)
+        json.dump(dict(helpers, cwd_yolov8_distill_share=0.3), f)
     assert tool.train(ld(), str(work), 'ld seed 0', 1, 0, []) == str(work / 'epoch_1.pth')
     with open(work / tool.SETTINGS_FILE, 'w') as f:
         json.dump(before, f)
@@ -595,10 +595,10 @@ def test_a_copied_output_folder_converts_its_data_again_into_itself(tmp_path, ca
 
 
 def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
-    """LD of both families (and LD + CWD+attention, which inherits it) and YOLOv8's
-    CWD+attention keep the distillation at 0.3 of the loss by default; YOLOv5's CWD methods and
-    plain CWD keep their loss weights; --distill-share 0 turns the share off everywhere; the
-    stage line and the report say which is which."""
+    """LD of both families (and LD + CWD+attention, which inherits it) and YOLOv8's CWD
+    methods keep the distillation at 0.3 of the loss by default; YOLOv5's CWD methods keep
+    their loss weights; --distill-share 0 turns the share off everywhere; the stage line and
+    the report say which is which."""
     import argparse
 
     from kd_plugins.datasets.layouts import prepare_dataset
@@ -619,7 +619,7 @@ def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
                                          'ld_cwd_att 0.3')
     assert shares('off', distill_share=0) == dict.fromkeys(methods)
     assert shares('given', distill_share=0.25) == dict.fromkeys(methods, 0.25)
-    assert shares('v8', 'yolov8') == dict(default, cwd_att=0.3)
+    assert shares('v8', 'yolov8') == dict(default, cwd=0.3, cwd_att=0.3)
     args = argparse.Namespace(distill_share=None)
     assert _share_words(args, default) == (
         'distillation kept at a share of the total loss (`distill_share`): ld 0.3, '
