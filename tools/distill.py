@@ -154,7 +154,7 @@ def parse_args(argv=None):
 def _progress(line: str, state: dict, label: str, epochs: int) -> None:
     """Progress of an MMEngine training from its log lines: on a terminal one line per
     training, rewritten in place (epoch, loss, ETA, last validation); elsewhere (a log file,
-    CI) one line per validation."""
+    CI) one line when an epoch begins (at its first logged iteration) and one per validation."""
     m = re.search(r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/(\d+)\].*?eta: (\S+).*?loss: ([\d.]+)',
                   line)
     if m:
@@ -171,7 +171,8 @@ def _progress(line: str, state: dict, label: str, epochs: int) -> None:
         print('\r' + text.ljust(state.get('width', 0)), end='', flush=True)
         state['width'] = len(text)
         state['tty'] = True
-    elif m_val:
+    elif m_val or state['epoch'] != state.get('printed'):
+        state['printed'] = state['epoch']
         print(text, flush=True)
 
 

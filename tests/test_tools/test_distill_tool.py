@@ -421,6 +421,26 @@ def test_a_stopped_and_resumed_training_keeps_its_log_and_wall_time(tmp_path):
     assert again < first and 'first' not in log.read_text() and 'third' in log.read_text()
 
 
+def test_progress_in_a_log_file_is_a_line_per_epoch_and_per_validation(capsys):
+    """Off a terminal (CI, ``nohup``, a log file) a training says where it is as each epoch
+    begins and at each validation, not only at validations (minutes apart on real data)."""
+    tool = _tool()
+    head = '12/04 07:58:46 - mmengine - INFO - '
+    lines = [head + f'Epoch(train)  [{e}][{i:>3}/174]  base_lr: 8.0000e-02 lr: 7.2080e-02  '
+             f'eta: 0:{20 - e:02d}:00  time: 0.7464  data_time: 0.0075  loss: {2 - e / 10:.4f}  '
+             'loss_cls: 0.0000' for e in (1, 2) for i in (10, 20, 170)]
+    lines.insert(3, head + 'Epoch(val) [1][17/17]    coco/bbox_mAP: 0.0120  coco/bbox_mAP_50: '
+                 '0.0410  coco/bbox_mAP_75: 0.0030')
+    lines.insert(1, head + 'Epoch 1 host memory: main 1269 MiB')  # not a progress line
+    state = {}
+    for line in lines:
+        tool._progress(line, state, 'teacher', 10)
+    assert capsys.readouterr().out.splitlines() == [
+        '    teacher: epoch 1/10, loss 1.900, eta 0:19:00',
+        '    teacher: epoch 1/10, loss 1.900, eta 0:19:00, val mAP50-95 0.0120, mAP50 0.0410',
+        '    teacher: epoch 2/10, loss 1.800, eta 0:18:00, val mAP50-95 0.0120, mAP50 0.0410']
+
+
 def test_report_rows_by_hand():
     """Two paired seeds: mean [min, max], per-seed differences, gap closed and the verdict."""
     from kd_plugins.report import method_rows
