@@ -375,6 +375,22 @@ def train(config: str, work_dir: str, label: str, epochs: int, seed: int, flags:
     return ckpt
 
 
+def teacher_lead_words(teacher_dir: str, baseline_dir: str, seed: int) -> str:
+    """The teacher's lead over the first baseline, said as soon as both are trained: a teacher
+    not clearly stronger than its student has little to teach, and the distillations still to
+    come can be stopped for a longer teacher (``--teacher-epochs``) before they cost hours.
+    Empty where either run logged no validation (the report says what is missing)."""
+    from kd_plugins.analysis import last_metrics
+    from kd_plugins.report import teacher_verdict
+    try:
+        t = last_metrics(teacher_dir)['coco/bbox_mAP']
+        b = last_metrics(baseline_dir)['coco/bbox_mAP']
+    except (KeyError, FileNotFoundError):
+        return ''
+    return (f'    teacher {t:.3f} mAP50-95, baseline seed {seed} {b:.3f}: the teacher is '
+            + teacher_verdict([(t - b) * 100]))
+
+
 def training_plan(args, configs: dict) -> Tuple[str, dict]:
     """What ``--precision`` means on this machine: ``(words, {'teacher': flags, 'student':
     flags})``, the ``tools/train.py`` flags of the teacher's and of the students' trainings.
@@ -724,6 +740,10 @@ def main(argv=None):
                          precision if method != 'baseline' else [])
             runs.append(dict(key=f'{method}_seed{seed}', method=method, seed=seed, label=label,
                              config=configs[method], work_dir=work_dir, ckpt=ckpt))
+            if method == 'baseline' and seed == args.seeds[0] and teacher_run:
+                lead = teacher_lead_words(teacher_dir, work_dir, seed)
+                if lead:
+                    print(lead, flush=True)
     timings['train'] = time.time() - t0
 
     t0 = time.time()

@@ -293,8 +293,12 @@ def test_the_whole_command_on_a_yolo_export(yolo_run):
         assert f' {k}/8 ' in r.stdout
     assert '1 of them from polygon rows' in r.stdout
     assert 'teacher: epoch 1/1, loss' in r.stdout and 'ld seed 0: epoch 1/1, loss' in r.stdout
+    lead = r.stdout.index(', baseline seed 0 0.')  # said before the first distillation trains
+    assert r.stdout.index('baseline seed 0: training') < lead < r.stdout.index('ld seed 0: ')
     assert 'val mAP50-95 0.' in r.stdout
-    assert len(r.stdout.splitlines()) < 60  # a screenful: the MMEngine logs are in the runs
+    # a screenful (per training a line as each epoch begins and one per validation): the
+    # MMEngine logs are in the runs
+    assert len(r.stdout.splitlines()) < 70
     assert osp.isfile(osp.join(out, 'runs', 'teacher', 'train.log'))
     # the report's numbers are the runs' last validations
     from kd_plugins.analysis import last_metrics
@@ -439,6 +443,30 @@ def test_progress_in_a_log_file_is_a_line_per_epoch_and_per_validation(capsys):
         '    teacher: epoch 1/10, loss 1.900, eta 0:19:00',
         '    teacher: epoch 1/10, loss 1.900, eta 0:19:00, val mAP50-95 0.0120, mAP50 0.0410',
         '    teacher: epoch 2/10, loss 1.800, eta 0:18:00, val mAP50-95 0.0120, mAP50 0.0410']
+
+
+def test_the_teachers_lead_is_said_once_the_first_baseline_is_trained(tmp_path):
+    """Before the distillations start, the console says how far the teacher is above the first
+    student alone, and a lead under 5 points is flagged (the Zen 2 pothole run of session 17:
+    a 10-epoch YOLOv5-S teacher at 0.137, its 8-epoch student at 0.127)."""
+    tool = _tool()
+
+    def run(name, mean):
+        folder = tmp_path / name / '20260101_000000' / 'vis_data'
+        folder.mkdir(parents=True)
+        folder.joinpath('scalars.json').write_text(json.dumps(
+            {'coco/bbox_mAP': mean, 'coco/bbox_mAP_50': 2 * mean, 'step': 8}) + '\n')
+        return str(tmp_path / name)
+
+    teacher = run('teacher', 0.137)
+    weak = tool.teacher_lead_words(teacher, run('baseline', 0.127), 0)
+    assert weak == ('    teacher 0.137 mAP50-95, baseline seed 0 0.127: the teacher is only 1.0 '
+                    'points above the students alone: little to teach (under 5); train it '
+                    'longer (--teacher-epochs) or use a larger one')
+    strong = tool.teacher_lead_words(teacher, run('baseline1', 0.078), 1)
+    assert strong.endswith('baseline seed 1 0.078: the teacher is 5.9 points above the '
+                           'students alone')
+    assert tool.teacher_lead_words(teacher, str(tmp_path / 'never_trained'), 2) == ''
 
 
 def test_report_rows_by_hand():
