@@ -63,7 +63,7 @@ def enable_amp(cfg, device: str) -> str:
     message on a CPU without bf16 instructions)."""
     from mmengine.logging import print_log
 
-    from .engine.precision import cpu_bf16_support, cpu_has_native_bf16
+    from .engine.precision import EMULATED_BF16_ENV, cpu_bf16_allowed, cpu_bf16_support
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     amp_type = 'AmpOptimWrapper' if device == 'cuda' else 'CPUAmpOptimWrapper'
     if wrapper == amp_type:
@@ -71,10 +71,11 @@ def enable_amp(cfg, device: str) -> str:
         return amp_type
     if wrapper not in ('OptimWrapper', 'AmpOptimWrapper', 'CPUAmpOptimWrapper'):
         raise SystemExit(f'--amp works with optim_wrapper.type=OptimWrapper, got {wrapper}')
-    if device != 'cuda' and not cpu_has_native_bf16():
+    if device != 'cuda' and not cpu_bf16_allowed():
         raise SystemExit('--amp on this CPU: it has no bf16 instructions (neither avx512_bf16 '
                          'nor AMX), so mixed precision would be emulated and slower than fp32. '
-                         'Drop --amp to train in fp32.')
+                         f'Drop --amp to train in fp32 ({EMULATED_BF16_ENV}=1 runs it anyway, '
+                         'emulated: for checking the code path, not for speed).')
     cfg.optim_wrapper.type = amp_type
     if device == 'cuda':
         cfg.optim_wrapper.loss_scale = 'dynamic'

@@ -15,7 +15,7 @@ from mmengine.optim import OptimWrapper
 from mmyolo.registry import OPTIM_WRAPPERS
 from torch import nn
 
-from .precision import cpu_bf16_support, cpu_has_native_bf16, fp32_method
+from .precision import EMULATED_BF16_ENV, cpu_bf16_allowed, cpu_bf16_support, fp32_method
 
 
 def _multi_process() -> bool:
@@ -90,19 +90,21 @@ class CPUAmpOptimWrapper(ChannelsLastOptimWrapper):
 
     Args:
         check_cpu (bool): Refuse to build on a CPU without native bf16 (``avx512_bf16`` or
-            AMX), where bf16 is emulated and slower than fp32. Defaults to True.
+            AMX), where bf16 is emulated and slower than fp32, unless the environment variable
+            ``KD_PLUGINS_EMULATED_BF16`` is ``1``. Defaults to True.
         channels_last (bool): Train the 4-D weights in ``channels_last`` (oneDNN's fast
             layout for bf16), as :class:`ChannelsLastOptimWrapper` does. Defaults to True.
         **kwargs: ``OptimWrapper``'s arguments (``optimizer``, ``clip_grad``, ...).
     """
 
     def __init__(self, check_cpu: bool = True, channels_last: bool = True, **kwargs):
-        if check_cpu and not cpu_has_native_bf16():
+        if check_cpu and not cpu_bf16_allowed():
             raise NoNativeBF16Error(
                 'mixed precision on this CPU: it has no bf16 instructions (neither avx512_bf16 '
                 'nor AMX, as torch.cpu reports them), so bf16 would be emulated and slower '
                 'than fp32. Train without --amp (fp32); the distillation teacher already runs '
-                'in the fastest precision this machine has (teacher_precision=\'auto\').')
+                'in the fastest precision this machine has (teacher_precision=\'auto\'). '
+                f'({EMULATED_BF16_ENV}=1 runs it anyway, emulated: for checking the code path.)')
         super().__init__(channels_last=channels_last, **kwargs)
         self._prepared = set()
 
@@ -118,7 +120,10 @@ class CPUAmpOptimWrapper(ChannelsLastOptimWrapper):
                 # bound with MethodType, so that a deep copy (EMA) binds to the copy
                 module.loss_by_feat = types.MethodType(fp32_method('loss_by_feat'), module)
                 heads += 1
-        print_log(f'mixed precision on CPU ({cpu_bf16_support()}): forward and backward in '
+        support = cpu_bf16_support()
+        if support == 'none':
+            support = f'no bf16 instructions: emulated, {EMULATED_BF16_ENV}=1'
+        print_log(f'mixed precision on CPU ({support}): forward and backward in '
                   f'bf16 autocast, trained weights {self.layout}; weights, optimiser state and '
                   f'the losses of {heads} head(s) in fp32', logger='current')
         self._prepared.add(id(model))

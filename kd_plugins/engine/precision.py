@@ -21,6 +21,7 @@ where it is faster than the one it would replace by :data:`MIN_LAYOUT_SPEEDUP` (
 layout) or :data:`MIN_SPEEDUP` (a lower precision). ``tools/distill.py`` chooses how each model
 trains the same way (:func:`kd_plugins.benchmark.time_training_ways`).
 """
+import os
 import time
 from typing import Any, Callable, ContextManager, Dict, Optional, Sequence
 
@@ -43,6 +44,19 @@ def cpu_bf16_support() -> str:
 
 def cpu_has_native_bf16() -> bool:
     return cpu_bf16_support() != 'none'
+
+
+#: set to ``1`` to let ``--amp`` (bf16 training) run on a CPU without bf16 instructions, where it
+#: is emulated and slower than fp32 but computes the same way: for checking the mixed-precision
+#: code path (the project's tests do) on any machine, never for speed.
+EMULATED_BF16_ENV = 'KD_PLUGINS_EMULATED_BF16'
+
+
+def cpu_bf16_allowed() -> bool:
+    """Whether bf16 training may run on this CPU: it has bf16 instructions, or
+    :data:`EMULATED_BF16_ENV` is ``1``. ``'auto'`` and ``--precision fastest`` never take emulated
+    bf16: they go by :func:`cpu_has_native_bf16` alone."""
+    return cpu_has_native_bf16() or os.environ.get(EMULATED_BF16_ENV) == '1'
 
 
 #: how much faster than the way it replaces a measured way of computing must be for ``'auto'`` to

@@ -9,6 +9,7 @@ from mmrazor.registry import MODELS
 
 from conftest import (CWD, CWD_ATT, ROOT, distillation_and_batch, logged, options_argv, run_tool,
                       save_model, tiny_config, tiny_options)
+from kd_plugins.engine.precision import EMULATED_BF16_ENV
 
 LD_V5 = 'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py'
 LD_V8 = 'configs/ld/ld_yolov8-s_yolov8-n_1xb8-30e_demo.py'
@@ -274,7 +275,7 @@ def test_teacher_precision_is_logged_once(tiny_data, tmp_path):
 
 # --- mixed-precision training on CPU (--amp) -------------------------------------------------
 
-def test_amp_wrapper_runs_the_forward_in_bf16_and_keeps_fp32_where_it_matters():
+def test_amp_wrapper_runs_the_forward_in_bf16_and_keeps_fp32_where_it_matters(monkeypatch):
     from mmengine.optim import build_optim_wrapper
     from mmyolo.registry import MODELS as YOLO
     from mmyolo.utils import register_all_modules
@@ -282,6 +283,7 @@ def test_amp_wrapper_runs_the_forward_in_bf16_and_keeps_fp32_where_it_matters():
     cfg = Config.fromfile(osp.join(ROOT, V5_LD_N))
     torch.manual_seed(0)
     model = YOLO.build(cfg.model).train()
+    monkeypatch.setenv(EMULATED_BF16_ENV, '1')  # the same computation on a CPU without bf16
     wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper, type='CPUAmpOptimWrapper'))
     # the runner builds the wrapper first, then EMAHook creates the EMA (before_run); MMYOLO's
     # EMA keeps references to the model's tensors from then on, so they must stay the trained
@@ -341,18 +343,26 @@ def test_amp_wrapper_runs_the_forward_in_bf16_and_keeps_fp32_where_it_matters():
 def test_amp_on_a_cpu_without_bf16_says_so(monkeypatch, tmp_path):
     from mmengine.optim import build_optim_wrapper
 
-    from kd_plugins.engine import NoNativeBF16Error, optim_wrapper
+    from kd_plugins.engine import NoNativeBF16Error, optim_wrapper, precision
     from kd_plugins.utils import enable_amp
-    monkeypatch.setattr(optim_wrapper, 'cpu_has_native_bf16', lambda: False)
-    net = torch.nn.Linear(2, 2)
-    with pytest.raises(NoNativeBF16Error, match='no bf16 instructions .* Train without --amp'):
-        build_optim_wrapper(net, dict(type='CPUAmpOptimWrapper',
-                                      optimizer=dict(type='SGD', lr=0.1)))
-    from kd_plugins.engine import precision
+    monkeypatch.delenv(EMULATED_BF16_ENV, raising=False)
     monkeypatch.setattr(precision, 'cpu_bf16_support', lambda: 'none')
+    monkeypatch.setattr(optim_wrapper, 'cpu_bf16_support', lambda: 'none')
+    net = torch.nn.Linear(2, 2)
+    wrapper_cfg = dict(type='CPUAmpOptimWrapper', optimizer=dict(type='SGD', lr=0.1))
+    with pytest.raises(NoNativeBF16Error, match='no bf16 instructions .* Train without --amp'):
+        build_optim_wrapper(net, wrapper_cfg)
     cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD'))))
     with pytest.raises(SystemExit, match='--amp on this CPU: it has no bf16 instructions'):
         enable_amp(cfg, 'cpu')
+    # asked for by name, emulated bf16 runs (for checking the code path); only '1' asks
+    monkeypatch.setenv(EMULATED_BF16_ENV, 'yes')
+    with pytest.raises(SystemExit, match=f'{EMULATED_BF16_ENV}=1 runs it anyway'):
+        enable_amp(cfg, 'cpu')
+    monkeypatch.setenv(EMULATED_BF16_ENV, '1')
+    assert enable_amp(cfg, 'cpu') == 'CPUAmpOptimWrapper'
+    assert type(build_optim_wrapper(net, wrapper_cfg)).__name__ == 'CPUAmpOptimWrapper'
+    assert not precision.cpu_has_native_bf16()  # what 'auto' and --precision fastest go by
     cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD'))))
     assert enable_amp(cfg, 'cuda') == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
@@ -511,9 +521,10 @@ def test_distill_tool_trains_each_model_in_the_way_that_timed_fastest(
 
 
 @pytest.mark.slow
-def test_amp_training_of_a_detector_then_resume(tiny_data, tmp_path):
+def test_amp_training_of_a_detector_then_resume(tiny_data, tmp_path, monkeypatch):
     """tools/train.py --amp on CPU trains and validates; the checkpoint is all fp32; --resume
     of that run continues it."""
+    monkeypatch.setenv(EMULATED_BF16_ENV, '1')  # also where the CPU has no bf16 instructions
     opts = tiny_options(tiny_data, epochs=2)
     work = tmp_path / 'work'
     first = dict(opts, **{'train_cfg.max_epochs': 1})
@@ -554,10 +565,11 @@ def test_channels_last_training_then_resume_without_it(tiny_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_precision_parity_tool(tiny_data, tmp_path):
+def test_precision_parity_tool(tiny_data, tmp_path, monkeypatch):
     """tools/analysis/precision_parity.py: the same seed and schedule per precision, a table
     with the difference to the fp32 run."""
     import csv
+    monkeypatch.setenv(EMULATED_BF16_ENV, '1')  # also where the CPU has no bf16 instructions
     teacher = str(tmp_path / 'teacher.pth')
     save_model('configs/yolov5/yolov5_s-ld-v61_fast_1xb8-30e_demo.py', teacher)
     out = tmp_path / 'parity'

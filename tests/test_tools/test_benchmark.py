@@ -88,10 +88,11 @@ def test_benchmark_tool_reports_every_phase(tiny_data, tmp_path):
     assert float(cells[9]) == pytest.approx(res['distill_over_student'], abs=0.006)
 
 
-def test_benchmark_tool_precisions(tiny_data, tmp_path):
+def test_benchmark_tool_precisions(tiny_data, tmp_path, monkeypatch):
     """--teacher-precision and --amp on CPU: what ran in which precision, in the output and
     the JSON."""
-    from kd_plugins.engine.precision import cpu_bf16_support
+    from kd_plugins.engine.precision import EMULATED_BF16_ENV, cpu_bf16_support
+    monkeypatch.setenv(EMULATED_BF16_ENV, '1')  # also where the CPU has no bf16 instructions
     out_json = tmp_path / 'bench.json'
     out = run_tool(['tools/benchmark_kd.py', CWD_ATT, '--iters', '1', '--warmup', '0',
                     '--batch-size', '2', '--random-teacher', '--no-memory', '--amp',

@@ -116,13 +116,13 @@ def main(argv=None):
     import torch
 
     from kd_plugins.analysis import last_metrics, write_table
-    from kd_plugins.engine.precision import cpu_has_native_bf16
+    from kd_plugins.engine.precision import cpu_bf16_allowed
     args = parse_args(argv)
     out = osp.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     seed = [f'randomness.seed={args.seed}']
     # ['--amp'] where the machine has mixed precision
-    amp = ['--amp'] if torch.cuda.is_available() or cpu_has_native_bf16() else []
+    amp = ['--amp'] if torch.cuda.is_available() or cpu_bf16_allowed() else []
     teacher_ckpt = args.teacher_ckpt
     if not teacher_ckpt:
         opts = schedule_options(args.teacher_epochs, 5, args.batch_size, 1, args.lr) + seed
@@ -132,7 +132,7 @@ def main(argv=None):
         precision, flags, words = MODES[mode]
         if flags and not amp:
             raise SystemExit(f'mode {mode}: this machine has no mixed precision (no bf16 '
-                             'instructions, no CUDA)')
+                             'instructions, no CUDA; KD_PLUGINS_EMULATED_BF16=1 emulates it)')
         work = osp.join(out, mode)
         opts = schedule_options(args.epochs, 5, args.batch_size, 1, args.lr) + seed + [
             f'model.teacher_ckpt={osp.abspath(teacher_ckpt)}',
