@@ -38,9 +38,11 @@ FAMILIES = {
             'cwd_tatt': 'configs/cwd/cwd-teacher-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py',
             'ld': 'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py',
             'ld_cwd_att': 'configs/ld/ld-cwd-att_yolov5-s_yolov5-n_1xb8-30e_demo.py',
+            'ld_cwd_att_parts':
+                'configs/ld/ld-cwd-att-parts_yolov5-s_yolov5-n_1xb8-30e_demo.py',
         },
-        # what tools/distill.py runs without --methods (cwd_tatt, ld_cwd_att: opt-in until
-        # measured)
+        # what tools/distill.py runs without --methods (cwd_tatt, ld_cwd_att,
+        # ld_cwd_att_parts: opt-in until measured)
         default_methods=('cwd', 'cwd_att', 'ld'),
         lr_times_batch=0.64),  # tools/distill.py's default lr x batch size (see default_lr)
     'yolov8': dict(
@@ -63,7 +65,8 @@ FAMILIES = {
 }
 METHOD_NAMES = {'baseline': 'baseline (no KD)', 'cwd': 'CWD', 'cwd_att': 'CWD+attention',
                 'cwd_tatt': 'CWD+teacher attention', 'ld': 'LD', 'ld_cwd_att': 'LD+CWD+attention',
-                'ld_clskd': 'LD+classification KD'}
+                'ld_clskd': 'LD+classification KD',
+                'ld_cwd_att_parts': 'LD+CWD+attention, a share per part'}
 SIZES = ('n', 's', 'm', 'l')
 
 # Project's choice: the default learning rate of tools/distill.py is a family's ``lr_times_batch``

@@ -211,6 +211,14 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
     return text
 
 
+def share_text(value) -> str:
+    """A config's ``distill_share`` in words: ``'0.3'``, or one share per part,
+    ``'head 0.3 + neck 0.1'``."""
+    if isinstance(value, dict):
+        return ' + '.join(f'{name} {part["share"]:g}' for name, part in value.items())
+    return f'{value:g}'
+
+
 def _share_words(args, shares) -> str:
     """What the report says of the distillation's share of the total loss."""
     if shares:
@@ -218,7 +226,7 @@ def _share_words(args, shares) -> str:
         if not kept:
             return 'every distillation at its configured loss weights; '
         return ('distillation kept at a share of the total loss (`distill_share`): ' +
-                ', '.join(f'{m} {v:g}' for m, v in kept.items()) +
+                ', '.join(f'{m} {share_text(v)}' for m, v in kept.items()) +
                 (f'; {", ".join(m for m in shares if shares[m] is None)} at the configured '
                  'loss weights' if len(kept) < len(shares) else '') + '; ')
     if args.distill_share:

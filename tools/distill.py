@@ -344,8 +344,9 @@ def distill_shares(configs: dict, methods) -> dict:
 
 
 def share_words(shares: dict) -> str:
-    """``'ld 0.3, cwd_att as configured'``."""
-    return ', '.join(f'{m} {"as configured" if v is None else f"{v:g}"}'
+    """``'ld 0.3, cwd_att as configured, ld_cwd_att_parts head 0.3 + neck 0.1'``."""
+    from kd_plugins.report import share_text
+    return ', '.join(f'{m} {"as configured" if v is None else share_text(v)}'
                      for m, v in shares.items())
 
 

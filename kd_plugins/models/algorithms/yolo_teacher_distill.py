@@ -71,6 +71,43 @@ def loss_total(losses: Dict) -> torch.Tensor:
                                for _, values in _loss_entries(losses)))
 
 
+def share_groups(distill_share) -> Optional[List[tuple]]:
+    """``distill_share`` as ``[(name, share, loss-name prefixes or None for every loss)]``;
+    None for None. A float is one group of every distillation loss (named ``''``); a dict
+    ``{name: dict(share=..., losses=[prefix, ...])}`` is one group per part. Raises ValueError
+    with what is wrong."""
+    if distill_share is None:
+        return None
+    if isinstance(distill_share, (int, float)) and not isinstance(distill_share, bool):
+        if not 0.0 < distill_share < 1.0:
+            raise ValueError(f'distill_share must be in (0, 1) or None, got {distill_share}')
+        return [('', float(distill_share), None)]
+    if not isinstance(distill_share, dict) or not distill_share:
+        raise ValueError('distill_share must be a float in (0, 1), None, or a dict {part: '
+                         'dict(share=..., losses=[loss name prefix, ...])}, got '
+                         f'{distill_share!r}')
+    groups = []
+    for name, part in distill_share.items():
+        if not (isinstance(name, str) and name.isidentifier()) or not isinstance(part, dict) \
+                or set(part) != {'share', 'losses'}:
+            raise ValueError(f'distill_share part {name!r}: a name (letters, digits, _) and '
+                             f'dict(share=..., losses=[...]), got {part!r}')
+        share, prefixes = part['share'], part['losses']
+        if isinstance(prefixes, str):
+            prefixes = [prefixes]
+        if not isinstance(share, (int, float)) or not 0.0 < share < 1.0:
+            raise ValueError(f'distill_share part {name!r}: share must be in (0, 1), got {share}')
+        if not prefixes or not all(isinstance(p, str) and p for p in prefixes):
+            raise ValueError(f'distill_share part {name!r}: losses must be loss name prefixes '
+                             f'(e.g. [\'loss_cwd\']), got {prefixes!r}')
+        groups.append((name, float(share), tuple(prefixes)))
+    total = sum(g[1] for g in groups)
+    if total >= 1.0:
+        raise ValueError(f'distill_share: the parts\' shares add up to {total:g}; they must '
+                         'leave the student\'s own losses a share (sum < 1)')
+    return groups
+
+
 class NonFiniteLossError(RuntimeError):
     """A training loss became NaN or infinite."""
 
@@ -150,6 +187,16 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     Each training step logs ``kd_share``, the distillation's share of that step's total loss
     (with or without ``distill_share``), and, with it, ``kd_balance``.
 
+    ``distill_share`` may instead give each part of a combined distillation its own share,
+    ``dict(head=dict(share=0.3, losses=['loss_ld', 'loss_cls_kd', 'loss_obj_kd']),
+    neck=dict(share=0.1, losses=['loss_cwd']))``: each loss belongs to the one part whose
+    prefix its name starts with, and part ``g`` is multiplied by ``share_g / (1 - sum of the
+    shares) * S / D_g`` (``D_g``: the running mean of that part's total), so that each part is
+    about its share of the total loss; LD + CWD in one student can then keep LD at LD's own
+    share with CWD added beside it, instead of one share that the larger CWD terms take most of
+    (docs/ld.md). Logged per part: ``kd_share_<part>`` and ``kd_balance_<part>``. A loss that
+    no part names, or two do, stops the first step with a message. Project's choice, as above.
+
     Args:
         architecture (dict): The student.
         teacher (dict): The teacher.
@@ -158,8 +205,9 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
             ``state_dict`` holds the EMA weights when the teacher was trained with EMA.
         teacher_runs (str): ``'neck'`` or ``'head'``, see above.
         teacher_precision (str): ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'auto'``, see above.
-        distill_share (float, optional): The distillation's target share of the total loss,
-            in (0, 1); None (default) leaves every loss weight as configured. See above.
+        distill_share (float | dict, optional): The distillation's target share of the total
+            loss, in (0, 1), or one per part (a dict, see above); None (default) leaves every
+            loss weight as configured.
         share_momentum (float): The running means' momentum, in [0, 1). Defaults to 0.99
             (project's choice: about the last hundred steps).
         **kwargs: The rest of ``FpnTeacherDistill``'s arguments (``distiller``, ...).
@@ -173,8 +221,7 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         if teacher_precision not in PRECISIONS:
             raise ValueError(f'teacher_precision must be one of {PRECISIONS}, got '
                              f'{teacher_precision!r}')
-        if distill_share is not None and not 0.0 < distill_share < 1.0:
-            raise ValueError(f'distill_share must be in (0, 1) or None, got {distill_share}')
+        groups = share_groups(distill_share)
         if not 0.0 <= share_momentum < 1.0:
             raise ValueError(f'share_momentum must be in [0, 1), got {share_momentum}')
         student_cfg = model_cfg(architecture, 'student')
@@ -198,9 +245,11 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         # every distillation loss is multiplied by this (KDLossScheduleHook decays it)
         self.distill_loss_scale = 1.0
         self.distill_share = distill_share
+        self.share_groups = groups
         self.share_momentum = share_momentum
-        if distill_share is not None:  # running sums of (student, distillation) loss totals
-            self.register_buffer('share_running_totals', torch.zeros(2))
+        self._share_of_loss = {}  # distillation loss name -> index of its part
+        if groups is not None:  # running sums of the student's and each part's loss totals
+            self.register_buffer('share_running_totals', torch.zeros(1 + len(groups)))
             self.register_buffer('share_steps', torch.zeros((), dtype=torch.long))
         self._bind_losses_to_student()
         if teacher_ckpt is not None:
@@ -349,32 +398,67 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
             with autocast(batch_inputs.device, 'fp32'):
                 distill = self.distiller.compute_distill_losses()
             student_total = loss_total(losses).detach().float()
-            distill_total = loss_total(distill).detach().float()
             scale = self.distill_loss_scale
-            if self.distill_share is not None:
-                balance = self._balance(student_total, distill_total)
-                scale = scale * balance
-            if scale != 1.0:
-                distill = {k: v * scale for k, v in distill.items()}
+            if self.share_groups is None:
+                distill_total = loss_total(distill).detach().float()
+                if scale != 1.0:
+                    distill = {k: v * scale for k, v in distill.items()}
+                weighted = distill_total * scale
+            else:
+                part = self._parts_of(distill)
+                totals = torch.stack([
+                    loss_total({k: v for k, v in distill.items() if part[k] == g}).detach()
+                    .float() for g in range(len(self.share_groups))])
+                balance = self._balance(student_total, totals)
+                distill = {k: v * (scale * balance[part[k]]) for k, v in distill.items()}
+                weighted = (totals * balance).sum() * scale
             losses.update(add_prefix(distill, 'distill'))
-            weighted = distill_total * scale
             losses['kd_share'] = weighted / (student_total + weighted).clamp_min(1e-12)
-            if self.distill_share is not None:
-                losses['kd_balance'] = balance.detach()
+            if self.share_groups is not None:
+                if len(self.share_groups) == 1 and self.share_groups[0][0] == '':
+                    losses['kd_balance'] = balance[0].detach()
+                else:
+                    total = (student_total + weighted).clamp_min(1e-12)
+                    for g, (name, _, _) in enumerate(self.share_groups):
+                        losses[f'kd_share_{name}'] = totals[g] * balance[g] * scale / total
+                        losses[f'kd_balance_{name}'] = balance[g].detach()
         return losses
 
+    def _parts_of(self, distill: Dict) -> Dict[str, int]:
+        """``{distillation loss name: index of its part in share_groups}``; every loss in
+        exactly one part (worked out once per set of loss names)."""
+        if set(self._share_of_loss) != set(distill):
+            parts = {}
+            for key in distill:
+                hits = [g for g, (_, _, prefixes) in enumerate(self.share_groups)
+                        if prefixes is None or any(key.startswith(p) for p in prefixes)]
+                if len(hits) != 1:
+                    names = [self.share_groups[g][0] for g in hits]
+                    raise ValueError(
+                        f'distill_share: the distillation loss {key} is in '
+                        + (f'{len(hits)} parts ({", ".join(names)})' if hits else 'no part')
+                        + '; each loss must start with the prefix of exactly one part. '
+                        f'Parts: { {n: list(p) for n, _, p in self.share_groups} }, '
+                        f'losses: {sorted(distill)}')
+                parts[key] = hits[0]
+            self._share_of_loss = parts
+        return self._share_of_loss
+
     def _balance(self, student_total: torch.Tensor,
-                 distill_total: torch.Tensor) -> torch.Tensor:
-        """Update the running means of the two totals with this step's and return the factor
-        that makes the distillation ``distill_share`` of the total at those means."""
-        pair = torch.stack([student_total, distill_total])
-        all_reduce(pair, op='mean')  # one factor on every process (no-op in one process)
+                 distill_totals: torch.Tensor) -> torch.Tensor:
+        """Update the running means of the student's total and of each part's total with this
+        step's and return one factor per part that makes part ``g`` ``share_g`` of the total at
+        those means: ``share_g / (1 - sum of shares) * S / D_g``."""
+        totals = torch.cat([student_total.reshape(1), distill_totals.reshape(-1)])
+        all_reduce(totals, op='mean')  # the same factors on every process (no-op in one)
         m = self.share_momentum
-        self.share_running_totals.mul_(m).add_(pair.to(self.share_running_totals), alpha=1 - m)
+        self.share_running_totals.mul_(m).add_(totals.to(self.share_running_totals),
+                                               alpha=1 - m)
         self.share_steps += 1
         means = self.share_running_totals / (1 - m**self.share_steps.item())
-        share = self.distill_share
-        return share / (1 - share) * means[0] / means[1].clamp_min(1e-8)
+        shares = torch.tensor([g[1] for g in self.share_groups], dtype=means.dtype,
+                              device=means.device)
+        return shares / (1 - shares.sum()) * means[0] / means[1:].clamp_min(1e-8)
 
     def load_teacher(self, path: str) -> None:
         """Load the teacher's weights strictly; say what does not fit."""

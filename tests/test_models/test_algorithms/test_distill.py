@@ -339,6 +339,71 @@ def test_distill_share_balances_the_distillation_to_its_share(tiny_data, tmp_pat
         MODELS.build(dict(cfg, distill_share=0.3, share_momentum=1.0))
 
 
+LD_CWD_PARTS = 'configs/ld/ld-cwd-att-parts_yolov5-s_yolov5-n_1xb8-30e_demo.py'
+
+
+def test_distill_share_per_part_keeps_each_part_at_its_share(tiny_data, tmp_path):
+    """YOLOv5 LD + CWD+attention with a share per part: the head part (LD, classification and
+    objectness KD) at LD's own 0.3 and the neck part (CWD) at 0.1, each scaled by its own
+    factor ``share / (1 - 0.4) * S / D_part``, hand-computed from the same step with the loss
+    weights as configured."""
+    from kd_plugins.models.algorithms.yolo_teacher_distill import share_groups
+    cfg = Config.fromfile(f'{ROOT}/{LD_CWD_PARTS}').model
+    ld_share = Config.fromfile(f'{ROOT}/configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py')
+    assert cfg.distill_share.head.share == ld_share.model.distill_share == 0.3
+    assert cfg.distill_share.neck.share == 0.1
+    plain, data = distillation_and_batch(LD_CWD_PARTS, tiny_data, tmp_path, distill_share=None)
+    raw = plain(**data, mode='loss')
+    head = ('loss_ld', 'loss_cls_kd', 'loss_obj_kd')
+    assert {k[len('distill.'):] for k in raw if k.startswith('distill.')} == {
+        *head, 'loss_cwd0', 'loss_cwd1', 'loss_cwd2'}
+    s0 = _totals(raw)[0]
+    h0 = sum(float(raw[f'distill.{k}']) for k in head)
+    n0 = sum(float(raw[f'distill.loss_cwd{i}']) for i in range(3))
+    assert h0 > 0 and n0 > 0
+
+    parts, _ = distillation_and_batch(LD_CWD_PARTS, tiny_data, tmp_path)
+    assert parts.state_dict()['share_running_totals'].shape == (3,)  # student, head, neck
+    out = parts(**data, mode='loss')
+    f_head, f_neck = 0.3 / 0.6 * s0 / h0, 0.1 / 0.6 * s0 / n0  # first step: means = totals
+    assert _totals(out)[0] == pytest.approx(s0, rel=1e-5)  # the student's own losses as they were
+    for k in head:
+        expected = float(raw[f'distill.{k}']) * f_head
+        assert float(out[f'distill.{k}']) == pytest.approx(expected, rel=1e-4, abs=1e-9), k
+    for i in range(3):
+        k = f'distill.loss_cwd{i}'
+        assert float(out[k]) == pytest.approx(float(raw[k]) * f_neck, rel=1e-4), k
+    assert float(out['kd_balance_head']) == pytest.approx(f_head, rel=1e-4)
+    assert float(out['kd_balance_neck']) == pytest.approx(f_neck, rel=1e-4)
+    assert float(out['kd_share_head']) == pytest.approx(0.3, rel=1e-4)
+    assert float(out['kd_share_neck']) == pytest.approx(0.1, rel=1e-4)
+    assert float(out['kd_share']) == pytest.approx(0.4, rel=1e-4)
+    assert 'kd_balance' not in out and out['distill.loss_ld'].requires_grad
+    assert not out['kd_balance_head'].requires_grad
+
+    # a distillation loss that no part names, or two parts do, stops the first step
+    for shares, words in (
+            (dict(head=dict(share=0.3, losses=['loss_ld'])), 'loss_cls_kd is in no part'),
+            (dict(all=dict(share=0.3, losses=['loss_']), neck=dict(share=0.1, losses='loss_cwd')),
+             'loss_cwd0 is in 2 parts \\(all, neck\\)')):
+        model, _ = distillation_and_batch(LD_CWD_PARTS, tiny_data, tmp_path,
+                                          distill_share=shares)
+        with pytest.raises(ValueError, match=words):
+            model(**data, mode='loss')
+    # what a part must be
+    assert share_groups(0.3) == [('', 0.3, None)] and share_groups(None) is None
+    assert share_groups(dict(a=dict(share=0.2, losses='loss_x'))) == [('a', 0.2, ('loss_x',))]
+    for bad, words in ((dict(a=dict(share=0.6, losses=['x']), b=dict(share=0.4, losses=['y'])),
+                        'add up to 1'),
+                       (dict(a=dict(share=0.0, losses=['x'])), 'share must be in \\(0, 1\\)'),
+                       (dict(a=dict(share=0.2, losses=[])), 'losses must be loss name prefixes'),
+                       (dict(a=dict(share=0.2)), "part 'a': a name"),
+                       ({'a b': dict(share=0.2, losses=['x'])}, "part 'a b': a name"),
+                       ({}, 'or a dict'), ('0.3', 'or a dict'), (1.0, 'in \\(0, 1\\) or None')):
+        with pytest.raises(ValueError, match=words):
+            share_groups(bad)
+
+
 def test_non_finite_loss_stops_training_before_the_step(tmp_path, tiny_data):
     # A teacher with a NaN weight makes the distillation loss NaN at the first iteration.
     nan_teacher = tmp_path / 'nan_teacher.pth'
