@@ -677,6 +677,20 @@ def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
     assert _share_words(argparse.Namespace(distill_share=0.25), None) == \
         'distillation kept at 0.25 of the total loss (`distill_share`); '
     assert tool.parse_args([str(tmp_path), '--distill-share', '0']).distill_share == 0
+    # a share per part (YOLOv5's ld_cwd_att_parts) in words; --distill-share makes it one share
+    parts = ['ld_cwd_att_parts']
+
+    def part_shares(name, **kw):
+        return tool.distill_shares(write_configs(str(tmp_path / name), data, 'yolov5', 's', 'n',
+                                                 parts, 64, 1, 1, '/x/t.pth', **kw), parts)
+
+    per_part = part_shares('parts')
+    assert tool.share_words(per_part) == 'ld_cwd_att_parts head 0.3 + neck 0.1'
+    assert _share_words(args, per_part) == ('distillation kept at a share of the total loss '
+                                            '(`distill_share`): ld_cwd_att_parts head 0.3 + '
+                                            'neck 0.1; ')
+    assert part_shares('parts-given', distill_share=0.25) == {'ld_cwd_att_parts': 0.25}
+    assert part_shares('parts-off', distill_share=0) == {'ld_cwd_att_parts': None}
 
 
 def test_default_learning_rate_follows_the_batch_size(tmp_path):
