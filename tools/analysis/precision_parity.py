@@ -116,7 +116,7 @@ def main(argv=None):
     import torch
 
     from kd_plugins.analysis import last_metrics, write_table
-    from kd_plugins.engine.precision import cpu_bf16_allowed
+    from kd_plugins.engine.precision import EMULATED_BF16_ENV, cpu_bf16_allowed
     args = parse_args(argv)
     out = osp.abspath(args.out)
     os.makedirs(out, exist_ok=True)
@@ -132,7 +132,7 @@ def main(argv=None):
         precision, flags, words = MODES[mode]
         if flags and not amp:
             raise SystemExit(f'mode {mode}: this machine has no mixed precision (no bf16 '
-                             'instructions, no CUDA; KD_PLUGINS_EMULATED_BF16=1 emulates it)')
+                             f'instructions, no CUDA; {EMULATED_BF16_ENV}=1 emulates it)')
         work = osp.join(out, mode)
         opts = schedule_options(args.epochs, 5, args.batch_size, 1, args.lr) + seed + [
             f'model.teacher_ckpt={osp.abspath(teacher_ckpt)}',
