@@ -71,7 +71,7 @@ def loss_total(losses: Dict) -> torch.Tensor:
                                for _, values in _loss_entries(losses)))
 
 
-def share_groups(distill_share) -> Optional[List[tuple]]:
+def share_groups(distill_share: Union[None, float, Dict]) -> Optional[List[tuple]]:
     """``distill_share`` as ``[(name, share, loss-name prefixes or None for every loss)]``;
     None for None. A float is one group of every distillation loss (named ``''``); a dict
     ``{name: dict(share=..., losses=[prefix, ...])}`` is one group per part. Raises ValueError
