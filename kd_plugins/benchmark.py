@@ -17,6 +17,7 @@ one process cannot tell the phases apart: ``tools/benchmark_kd.py`` runs each ph
 child process and reports how far it raises the resident set size (:class:`PeakRSS`) above
 what the built models and loaded batches hold.
 """
+import copy
 import os
 import statistics
 import threading
@@ -57,6 +58,18 @@ class PeakRSS:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, rss_bytes())
+
+
+def fresh_batch(data: dict) -> dict:
+    """``data`` with its own copy of the ground truth. MMYOLO's YOLOv5 head rewrites the
+    fast-path ``bboxes_labels`` in place (pixel xyxy to normalised xywh), so a pre-processed batch
+    that is used again must not be the one a loss already changed. The images are shared."""
+    samples = data.get('data_samples')
+    if isinstance(samples, dict):
+        samples = {k: v.clone() if torch.is_tensor(v) else v for k, v in samples.items()}
+    elif samples is not None:
+        samples = copy.deepcopy(samples)
+    return dict(data, data_samples=samples)
 
 
 def _is_distill(model) -> bool:
@@ -129,7 +142,7 @@ class Benchmark:
         net = self.student if phase == 'student_step' else self.model
         optim = self.optim[phase]
         with optim.optim_context(net):
-            losses = net(**data, mode='loss')
+            losses = net(**fresh_batch(data), mode='loss')
         loss, _ = net.parse_losses(losses)
         optim.update_params(loss)
 

@@ -19,13 +19,13 @@ def test_overhead_is_distill_over_student_plus_teacher():
     assert overhead(dict(student_step=dict(median_s=0.2))) is None
 
 
-def _benchmark(tiny_data):
+def _benchmark(tiny_data, config=CWD_ATT):
     from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
     from mmrazor.registry import MODELS
 
     from kd_plugins.benchmark import Benchmark
-    cfg = Config.fromfile(f'{ROOT}/{CWD_ATT}')
+    cfg = Config.fromfile(f'{ROOT}/{config}')
     cfg.merge_from_dict(dict(tiny_options(tiny_data, batch_size=2), **{'model.teacher_ckpt': None}))
     with DefaultScope.overwrite_default_scope('mmyolo'):
         model = MODELS.build(cfg.model)
@@ -53,6 +53,24 @@ def test_each_phase_updates_only_what_it_trains(tiny_data):
     before = snapshot()
     bench.run_phase('distill_step', bench.batches[0])
     assert changed(before) == {'architecture', 'distiller'}  # student + connectors, no teacher
+
+
+def test_steps_leave_the_stored_ground_truth_as_it_was(tiny_data):
+    """MMYOLO's YOLOv5 head turns the fast-path ``bboxes_labels`` into normalised xywh in place;
+    the benchmark re-uses its pre-processed batches, so each step must get its own copy, or
+    every step after the first trains on boxes normalised again and again."""
+    torch.manual_seed(0)
+    bench = _benchmark(tiny_data, 'configs/cwd/cwd-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py')
+    data = bench.batches[0]
+    before = data['data_samples']['bboxes_labels'].clone()
+    assert before[:, 2:].max() > 1.5  # pixel xyxy
+    bench.run_phase('student_step', data)
+    bench.run_phase('distill_step', data)
+    assert torch.equal(data['data_samples']['bboxes_labels'], before)
+    # what the copy guards against: the upstream head on the stored batch itself
+    with torch.no_grad():
+        bench.student(**data, mode='loss')
+    assert data['data_samples']['bboxes_labels'][:, 2:].max() <= 1.0
 
 
 @pytest.mark.slow
