@@ -59,7 +59,8 @@ def build_runner(cfg):
 def enable_amp(cfg, device: str) -> str:
     """Switch ``cfg.optim_wrapper`` to mixed precision for ``device`` (``'cuda'`` or ``'cpu'``) and
     return what it chose: on CUDA MMEngine's ``AmpOptimWrapper`` (fp16, dynamic loss scale, as
-    MMYOLO does), on CPU :class:`~kd_plugins.engine.CPUAmpOptimWrapper` (bf16; refused with a
+    MMYOLO does; an ``optim_wrapper.loss_scale`` already set is kept), on CPU
+    :class:`~kd_plugins.engine.CPUAmpOptimWrapper` (bf16; refused with a
     message on a CPU without bf16 instructions)."""
     from mmengine.logging import print_log
 
@@ -77,8 +78,8 @@ def enable_amp(cfg, device: str) -> str:
                          f'Drop --amp to train in fp32 ({EMULATED_BF16_ENV}=1 runs it anyway, '
                          'emulated: for checking the code path, not for speed).')
     cfg.optim_wrapper.type = amp_type
-    if device == 'cuda':
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if device == 'cuda':  # dynamic unless the command line set one (e.g. loss_scale.init_scale)
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     else:
         cfg.optim_wrapper.pop('loss_scale', None)
     print_log(f'--amp on {device}: {amp_type}'

@@ -350,7 +350,8 @@ def test_amp_on_a_cpu_without_bf16_says_so(monkeypatch, tmp_path):
     monkeypatch.setattr(optim_wrapper, 'cpu_bf16_support', lambda: 'none')
     net = torch.nn.Linear(2, 2)
     wrapper_cfg = dict(type='CPUAmpOptimWrapper', optimizer=dict(type='SGD', lr=0.1))
-    with pytest.raises(NoNativeBF16Error, match='no bf16 instructions .* Train without --amp'):
+    with pytest.raises(NoNativeBF16Error, match='no bf16 instructions .* Train without --amp'), \
+            DefaultScope.overwrite_default_scope('mmyolo'):  # registered in MMYOLO's registry
         build_optim_wrapper(net, wrapper_cfg)
     cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD'))))
     with pytest.raises(SystemExit, match='--amp on this CPU: it has no bf16 instructions'):
@@ -361,11 +362,17 @@ def test_amp_on_a_cpu_without_bf16_says_so(monkeypatch, tmp_path):
         enable_amp(cfg, 'cpu')
     monkeypatch.setenv(EMULATED_BF16_ENV, '1')
     assert enable_amp(cfg, 'cpu') == 'CPUAmpOptimWrapper'
-    assert type(build_optim_wrapper(net, wrapper_cfg)).__name__ == 'CPUAmpOptimWrapper'
+    with DefaultScope.overwrite_default_scope('mmyolo'):
+        assert type(build_optim_wrapper(net, wrapper_cfg)).__name__ == 'CPUAmpOptimWrapper'
     assert not precision.cpu_has_native_bf16()  # what 'auto' and --precision fastest go by
     cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD'))))
     assert enable_amp(cfg, 'cuda') == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    # a lower starting scale from the command line (docs/troubleshooting.md) reaches the scaler
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD'))))
+    cfg.merge_from_dict({'optim_wrapper.loss_scale.init_scale': 256.})
+    assert enable_amp(cfg, 'cuda') == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == dict(init_scale=256.)  # AmpOptimWrapper: GradScaler(**)
 
 
 # --- channels_last training and the timed choice of how each model trains --------------------
