@@ -368,7 +368,7 @@ def test_amp_on_a_cpu_without_bf16_says_so(monkeypatch, tmp_path):
     cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD'))))
     assert enable_amp(cfg, 'cuda') == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
-    # a lower starting scale from the command line (docs/troubleshooting.md) reaches the scaler
+    # a lower starting scale from the command line (docs/troubleshooting.md) is kept
     cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD'))))
     cfg.merge_from_dict({'optim_wrapper.loss_scale.init_scale': 256.})
     assert enable_amp(cfg, 'cuda') == 'AmpOptimWrapper'
