@@ -17,7 +17,6 @@ one process cannot tell the phases apart: ``tools/benchmark_kd.py`` runs each ph
 child process and reports how far it raises the resident set size (:class:`PeakRSS`) above
 what the built models and loaded batches hold.
 """
-import copy
 import os
 import statistics
 import threading
@@ -61,15 +60,15 @@ class PeakRSS:
 
 
 def fresh_batch(data: dict) -> dict:
-    """``data`` with its own copy of the ground truth. MMYOLO's YOLOv5 head rewrites the
-    fast-path ``bboxes_labels`` in place (pixel xyxy to normalised xywh), so a pre-processed batch
-    that is used again must not be the one a loss already changed. The images are shared."""
+    """``data`` with its own copy of the fast-path ground truth (MMYOLO's collated dict of
+    tensors). MMYOLO's YOLOv5 head rewrites ``bboxes_labels`` in place (pixel xyxy to normalised
+    xywh), so a pre-processed batch that is used again must not be the one a loss already
+    changed. The images are shared."""
     samples = data.get('data_samples')
-    if isinstance(samples, dict):
-        samples = {k: v.clone() if torch.is_tensor(v) else v for k, v in samples.items()}
-    elif samples is not None:
-        samples = copy.deepcopy(samples)
-    return dict(data, data_samples=samples)
+    if not isinstance(samples, dict):
+        return data
+    return dict(data, data_samples={k: v.clone() if torch.is_tensor(v) else v
+                                    for k, v in samples.items()})
 
 
 def _is_distill(model) -> bool:
