@@ -12,7 +12,8 @@
 #      any directory in $PIP_FIND_LINKS, and otherwise builds it
 #      from the PyPI source with -std=c++17 (torch >= 2.1 headers need it; mmcv 2.0.1 hard-codes
 #      c++14) and caches the built wheel, so the next set-up takes seconds. CUDA ops are built too
-#      when torch sees CUDA. A cached wheel is only kept if its ops actually run with this torch;
+#      when torch sees CUDA. A cached wheel is only kept if its ops actually run with this torch,
+#      on CUDA too where torch sees a GPU (scripts/check_mmcv_ops.py);
 #   4. installs kd_plugins in editable mode with its pinned dependencies (setup.py).
 set -euo pipefail
 
@@ -53,15 +54,15 @@ log "torch $TORCH_VER (cuda available: $CUDA_ON), $PYTAG"
 
 # A wheel with compiled ops is only valid for the torch build it was compiled against.
 WHEELS="$CACHE/wheels/mmcv-$MMCV_VERSION-torch-${TORCH_VER//+/_}-$PYTAG-cuda$CUDA_ON"
+# mmcv 2.0.1 whose NMS runs on the CPU and, where torch sees a GPU, on CUDA too (a wheel
+# without CUDA kernels passes on the CPU and fails at the first validation on the GPU).
+# The reason of the last failure is kept in $MMCV_WHY.
+MMCV_WHY=""
 mmcv_ok() {
-  "$PY" - <<'PY' 2>/dev/null
-import mmcv, torch
-from mmcv.ops import nms
-assert mmcv.__version__ == '2.0.1', mmcv.__version__
-boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]])
-_, keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.5)
-assert keep.tolist() == [0, 2], keep
-PY
+  MMCV_WHY=$("$PY" "$ROOT/scripts/check_mmcv_ops.py" 2>&1 >/dev/null) && return 0
+  MMCV_WHY=$(printf '%s\n' "$MMCV_WHY" | grep 'mmcv check:' | head -n 2 | tr '\n' ' ' || true)
+  [ -n "$MMCV_WHY" ] || MMCV_WHY="scripts/check_mmcv_ops.py failed"
+  return 1
 }
 
 # mmcv imports mmengine (and its numpy/opencv): without it no mmcv wheel can be checked.
@@ -85,7 +86,7 @@ else
     if pipi -q --no-deps --no-index --force-reinstall --find-links "$d" "mmcv==$MMCV_VERSION" && mmcv_ok; then
       installed=1; log "mmcv $MMCV_VERSION installed from $d"; break
     fi
-    log "the wheel in $d does not work with torch $TORCH_VER; skipping it"
+    log "the wheel in $d does not work with torch $TORCH_VER here ($MMCV_WHY); skipping it"
     "$PY" -m pip uninstall -q -y mmcv || true
   done
   if [ "$installed" = 0 ]; then
@@ -103,7 +104,7 @@ else
       "$PY" -m pip wheel -q --no-build-isolation --no-deps -w "$WHEELS" .)
     rm -rf "$build"
     pipi -q --no-deps --force-reinstall "$WHEELS"/mmcv-"$MMCV_VERSION"-*.whl
-    mmcv_ok || { echo "mmcv $MMCV_VERSION was built but its ops do not run" >&2; exit 1; }
+    mmcv_ok || { echo "mmcv $MMCV_VERSION was built but its ops do not run: $MMCV_WHY" >&2; exit 1; }
     log "mmcv built and cached in $WHEELS"
   fi
 fi

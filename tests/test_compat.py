@@ -339,3 +339,37 @@ def test_undeclared_dependencies_are_declared_and_work():
              keymap={'img': 'image', 'gt_bboxes': 'bboxes'})
     import joblib  # noqa: F401
     assert t is not None
+
+
+def _mmcv_check_script():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'check_mmcv_ops', osp.join(ROOT, 'scripts', 'check_mmcv_ops.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mmcv_check_asks_cuda_only_where_torch_sees_a_gpu(monkeypatch):
+    check = _mmcv_check_script()
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert check.devices() == ['cpu']
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert check.devices() == ['cpu', 'cuda']
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal on a machine without CUDA')
+def test_mmcv_check_refuses_ops_that_do_not_run_on_a_device():
+    """The installed mmcv passes on the CPU; asked for CUDA where there is none (as with a wheel
+    built without CUDA kernels on a GPU machine), it names the device and fails, and the script
+    exits 1 with that reason, which scripts/setup_env.sh prints when it skips a wheel."""
+    check = _mmcv_check_script()
+    assert check.problems(['cpu']) == []
+    found = check.problems(['cpu', 'cuda'])
+    assert len(found) == 1 and found[0].startswith('nms on cuda: ')
+    r = subprocess.run([sys.executable, osp.join(ROOT, 'scripts', 'check_mmcv_ops.py')],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    with open(osp.join(ROOT, 'scripts', 'setup_env.sh')) as f:
+        setup = f.read()
+    assert 'scripts/check_mmcv_ops.py' in setup and '$MMCV_WHY' in setup
