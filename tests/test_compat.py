@@ -358,7 +358,8 @@ def test_mmcv_check_asks_cuda_only_where_torch_sees_a_gpu(monkeypatch):
     assert check.devices() == ['cpu', 'cuda']
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal on a machine without CUDA')
+@pytest.mark.skipif(torch.cuda.is_available(),
+                    reason='checks the refusal on a machine without CUDA')
 def test_mmcv_check_refuses_ops_that_do_not_run_on_a_device():
     """The installed mmcv passes on the CPU; asked for CUDA where there is none (as with a wheel
     built without CUDA kernels on a GPU machine), it names the device and fails, and the script
