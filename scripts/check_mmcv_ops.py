@@ -32,10 +32,10 @@ def problems(on: List[str]) -> List[str]:
         return [f'import: {type(e).__name__}: {e}'.splitlines()[0]]
     if mmcv.__version__ != MMCV_VERSION:
         return [f'mmcv {mmcv.__version__} installed, kd_plugins needs {MMCV_VERSION}']
+    # two overlapping boxes (IoU 0.81) and one apart: NMS at 0.5 keeps the 1st and the 3rd
+    boxes = [[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]]
     found = []
     for device in on:
-        # two overlapping boxes (IoU 0.81) and one apart: NMS at 0.5 keeps the 1st and the 3rd
-        boxes = [[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]]
         try:
             _, keep = nms(torch.tensor(boxes, device=device),
                           torch.tensor([0.9, 0.8, 0.7], device=device), 0.5)

@@ -362,8 +362,9 @@ def test_mmcv_check_asks_cuda_only_where_torch_sees_a_gpu(monkeypatch):
                     reason='checks the refusal on a machine without CUDA')
 def test_mmcv_check_refuses_ops_that_do_not_run_on_a_device():
     """The installed mmcv passes on the CPU; asked for CUDA where there is none (as with a wheel
-    built without CUDA kernels on a GPU machine), it names the device and fails, and the script
-    exits 1 with that reason, which scripts/setup_env.sh prints when it skips a wheel."""
+    built without CUDA kernels on a GPU machine), it names the device in its problem, which
+    scripts/setup_env.sh prints when it skips a wheel. The script itself checks only the
+    devices torch sees, so here it exits 0."""
     check = _mmcv_check_script()
     assert check.problems(['cpu']) == []
     found = check.problems(['cpu', 'cuda'])
