@@ -313,6 +313,8 @@ def test_the_whole_command_on_a_yolo_export(yolo_run):
         assert float(row['val_mAP50']) == pytest.approx(m['coco/bbox_mAP_50'])
     report = open(osp.join(out, 'report.md')).read()
     assert '| LD | 1 |' in report and 'one seed: not evidence either way' in report
+    assert '## The student to use\n\nOne seed: no choice is made' in report
+    assert '`runs/baseline/seed0/' in report  # the student alone, relative to --out
     d = (float(runs['ld']['val_mAP50-95']) - float(runs['baseline']['val_mAP50-95'])) * 100
     assert f'| {d:+.1f} |' in report  # the paired difference, in points
     assert osp.isfile(osp.join(out, 'runs', 'ld', 'seed0', 'student', 'student.pth'))
@@ -496,6 +498,45 @@ def test_report_rows_by_hand():
     assert teacher['verdict'] == ('only 4.0 points above the students alone: little to teach '
                                   '(under 5); train it longer (--teacher-epochs) or use a '
                                   'larger one')
+
+
+def test_the_student_to_use_is_never_one_below_its_baseline_at_a_seed():
+    """The report's choice: the largest mean gain among the methods above the student alone at
+    every seed, its best seed's exported student; none such -> the student alone; one seed -> no
+    choice; the choice reads the val split only."""
+    from kd_plugins.report import choose_student
+
+    def run(method, seed, val, test=None):
+        r = dict(method=method, seed=seed, val={'coco/bbox_mAP': val},
+                 eval_config=f'/o/runs/{method}/seed{seed}/student/model.py',
+                 eval_ckpt=f'/o/runs/{method}/seed{seed}/student/model.pth')
+        if test is not None:
+            r['test'] = {'coco/bbox_mAP': test}
+        return r
+    base = [run('baseline', 0, 0.10), run('baseline', 1, 0.14), run('baseline', 2, 0.12)]
+    # cwd: the largest mean (+3.0) but below its baseline at seed 2; ld: +1.0 at every seed;
+    # cwd_att: +2.0 at every seed, with a test split that favours ld (never read)
+    runs = base + [run('cwd', 0, 0.16, 0.5), run('cwd', 1, 0.18), run('cwd', 2, 0.11),
+                   run('ld', 0, 0.11, 0.9), run('ld', 1, 0.15), run('ld', 2, 0.13),
+                   run('cwd_att', 0, 0.12, 0.1), run('cwd_att', 1, 0.17), run('cwd_att', 2, 0.13)]
+    text = choose_student(runs, ['cwd', 'cwd_att', 'ld'], 'val', '/o')
+    assert text.startswith('**CWD+attention**: above the student alone at every one of 3 paired '
+                           'seeds, +2.0 points mAP50-95 on average on the val split (also at '
+                           'every seed: LD +1.0)')
+    assert text.endswith('its best student: seed 1, 0.170 mAP50-95: '
+                         '`runs/cwd_att/seed1/student/model.py` + '
+                         '`runs/cwd_att/seed1/student/model.pth`.')
+    # a method below its baseline at one seed is never chosen, whatever its mean
+    worse = base + [run('cwd', 0, 0.16), run('cwd', 1, 0.18), run('cwd', 2, 0.11)]
+    assert choose_student(worse, ['cwd'], 'val', '/o') == (
+        'No method was above the student alone at every seed (3 paired seeds, val split): keep '
+        'the student alone, seed 1, 0.140 mAP50-95: `runs/baseline/seed1/student/model.py` + '
+        '`runs/baseline/seed1/student/model.pth`.')
+    one = [run('baseline', 0, 0.10), run('ld', 0, 0.20)]
+    assert choose_student(one, ['ld'], 'val', '/o').startswith('One seed: no choice is made')
+    # level at a seed is not above it
+    level = base + [run('ld', 0, 0.10), run('ld', 1, 0.15), run('ld', 2, 0.13)]
+    assert choose_student(level, ['ld'], 'val', '/o').startswith('No method was above')
 
 
 def _tool():
