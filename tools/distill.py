@@ -2,8 +2,9 @@
 students and the evidence out.
 
     python tools/distill.py DATA [--family yolov8] [--teacher s] [--student n]
-        [--methods cwd cwd_att ld] [--epochs 30] [--teacher-epochs 60] [--img-size 320]
-        [--batch-size 8] [--seeds 0 1 2] [--teacher-ckpt CKPT] [--out results/distill/NAME]
+        [--methods cwd cwd_att ld (YOLOv5: cwd_att ld)] [--epochs 30] [--teacher-epochs 60]
+        [--img-size 320] [--batch-size 8] [--seeds 0 1 2] [--teacher-ckpt CKPT]
+        [--out results/distill/NAME]
 
 DATA is a dataset folder: a YOLO export (Ultralytics / Roboflow: data.yaml with
 <split>/images and <split>/labels), Pascal VOC (Annotations/ + JPEGImages/) or COCO json
