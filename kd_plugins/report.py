@@ -114,11 +114,12 @@ def choose_student(runs: Sequence[dict], methods: Sequence[str], split: str = 'v
     """Which student to deploy, in words (markdown), chosen on ``split`` by paired seeds.
 
     A method qualifies only when it is above the student alone of the same seed at every seed
-    (two seeds at least); of those, the largest mean paired difference in mAP50-95 wins. When
-    none qualifies the answer is the student alone: distillation is never recommended where it
-    fell below the student alone at any seed. The run named is the chosen method's seed with the
-    best mAP50-95 on ``split`` (its ``eval_config`` / ``eval_ckpt``: for a distilled student the
-    exported plain MMYOLO model), paths relative to ``root``. The choice reads ``split`` only:
+    that has one (two seeds at least, none missing); of those, the largest mean paired
+    difference in mAP50-95 wins. When none qualifies the answer is the student alone:
+    distillation is never recommended where it fell below the student alone at any seed. The
+    run named is the chosen method's seed with the best mAP50-95 on ``split`` (its
+    ``eval_config`` / ``eval_ckpt``: for a distilled student the exported plain MMYOLO model),
+    paths relative to ``root``. The choice reads ``split`` only:
     a test split is reported, never used to choose.
     """
     def where(run):
@@ -139,7 +140,7 @@ def choose_student(runs: Sequence[dict], methods: Sequence[str], split: str = 'v
     gains = {}
     for method in methods:
         d = paired(runs, method, split, 'coco/bbox_mAP')
-        if len(d) >= 2 and all(v > 0 for v in d.values()):
+        if len(d) == len(seeds) >= 2 and all(v > 0 for v in d.values()):
             gains[method] = statistics.mean(d.values()) * 100
     if len(seeds) < 2:
         return (f'One seed: no choice is made (the seed alone moves mAP by points); run two or '

@@ -534,6 +534,9 @@ def test_the_student_to_use_is_never_one_below_its_baseline_at_a_seed():
         '`runs/baseline/seed1/student/model.pth`.')
     one = [run('baseline', 0, 0.10), run('ld', 0, 0.20)]
     assert choose_student(one, ['ld'], 'val', '/o').startswith('One seed: no choice is made')
+    # a method not trained at every seed is not chosen on the seeds it has
+    partial = base + [run('ld', 0, 0.20), run('ld', 1, 0.20)]
+    assert choose_student(partial, ['ld'], 'val', '/o').startswith('No method was above')
     # level at a seed is not above it
     level = base + [run('ld', 0, 0.10), run('ld', 1, 0.15), run('ld', 2, 0.13)]
     assert choose_student(level, ['ld'], 'val', '/o').startswith('No method was above')
