@@ -110,45 +110,40 @@ def method_rows(runs: Sequence[dict], split: str, methods: Sequence[str]) -> Lis
 
 
 def choose_student(runs: Sequence[dict], methods: Sequence[str], split: str = 'val',
-                   root: str = '') -> str:
+                   root: str = '.') -> str:
     """Which student to deploy, in words (markdown), chosen on ``split`` by paired seeds.
 
     A method qualifies only when it is above the student alone of the same seed at every seed
     that has one (two seeds at least, none missing); of those, the largest mean paired
-    difference in mAP50-95 wins. When none qualifies the answer is the student alone:
-    distillation is never recommended where it fell below the student alone at any seed. The
-    run named is the chosen method's seed with the best mAP50-95 on ``split`` (its
-    ``eval_config`` / ``eval_ckpt``: for a distilled student the exported plain MMYOLO model),
-    paths relative to ``root``. The choice reads ``split`` only:
-    a test split is reported, never used to choose.
+    difference in mAP50-95 wins (the first in ``methods`` on a tie). When none qualifies the
+    answer is the student alone: distillation is never recommended where it fell below the
+    student alone at any seed. The run named is the chosen method's seed with the best
+    mAP50-95 on ``split`` (its ``eval_config`` / ``eval_ckpt``: for a distilled student the
+    exported plain MMYOLO model), paths relative to ``root``. The choice reads ``split`` only: a
+    test split is reported, never used to choose.
     """
-    def where(run):
-        config = run.get('eval_config') or run.get('config')
-        ckpt = run.get('eval_ckpt') or run.get('ckpt')
-        if not config or not ckpt:
-            return ''
-        return f': `{osp.relpath(config, root or ".")}` + `{osp.relpath(ckpt, root or ".")}`'
-
     def best(method):
-        group = [r for r in runs if r['method'] == method and split in r]
-        top = max(group, key=lambda r: r[split]['coco/bbox_mAP'])
-        return f'seed {top["seed"]}, {top[split]["coco/bbox_mAP"]:.3f} mAP50-95' + where(top)
+        top = max((r for r in runs if r['method'] == method and split in r),
+                  key=lambda r: r[split]['coco/bbox_mAP'])
+        return (f'seed {top["seed"]}, {top[split]["coco/bbox_mAP"]:.3f} mAP50-95: '
+                f'`{osp.relpath(top["eval_config"], root)}` + '
+                f'`{osp.relpath(top["eval_ckpt"], root)}`')
 
-    seeds = sorted(baselines(runs, split, 'coco/bbox_mAP'))
+    seeds = baselines(runs, split, 'coco/bbox_mAP')
     if not seeds:
         return f'No student alone was trained: nothing to compare with on the {split} split.'
-    gains = {}
-    for method in methods:
-        d = paired(runs, method, split, 'coco/bbox_mAP')
-        if len(d) == len(seeds) >= 2 and all(v > 0 for v in d.values()):
-            gains[method] = statistics.mean(d.values()) * 100
     if len(seeds) < 2:
         return (f'One seed: no choice is made (the seed alone moves mAP by points); run two or '
                 f'more (--seeds 0 1 2). The student alone: {best("baseline")}.')
+    gains = {}  # in the order of methods, so max() keeps the first on a tie
+    for method in methods:
+        d = paired(runs, method, split, 'coco/bbox_mAP')
+        if len(d) == len(seeds) and all(v > 0 for v in d.values()):
+            gains[method] = statistics.mean(d.values()) * 100
     if not gains:
         return (f'No method was above the student alone at every seed ({len(seeds)} paired '
                 f'seeds, {split} split): keep the student alone, {best("baseline")}.')
-    method = max(gains, key=lambda m: (gains[m], -list(methods).index(m)))
+    method = max(gains, key=gains.get)
     others = ', '.join(f'{METHOD_NAMES.get(m, m)} {gains[m]:+.1f}' for m in gains if m != method)
     return (f'**{METHOD_NAMES.get(method, method)}**: above the student alone at every one of '
             f'{len(seeds)} paired seeds, {gains[method]:+.1f} points mAP50-95 on average on the '
