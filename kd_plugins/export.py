@@ -114,6 +114,91 @@ def plain_config(cfg: Any) -> Tuple[Any, List[str]]:
     return Config(data), sorted(needed)
 
 
+def write_plain_config(cfg: Any, path: str) -> List[str]:
+    """Dump :func:`plain_config` of ``cfg`` to ``path``, with a first comment line naming the
+    package's types the model needs when it keeps the import of ``kd_plugins``; returns them."""
+    deploy_cfg, needs = plain_config(cfg)
+    deploy_cfg.dump(path)
+    if needs:  # say why the one import line is there
+        with open(path) as f:
+            text = f.read()
+        with open(path, 'w') as f:
+            f.write(f"# the model needs the kd_plugins package for {', '.join(needs)}\n{text}")
+    return needs
+
+
+#: what :func:`save_student` writes into its folder (and removes from it first)
+SAVED_STUDENT_FILES = ('student.py', 'student.pth', 'end2end.onnx', 'chosen.json')
+
+
+def clear_saved_student(out_dir: str) -> None:
+    """Remove what :func:`save_student` wrote into ``out_dir`` (nothing else in it)."""
+    for name in SAVED_STUDENT_FILES:
+        if osp.isfile(osp.join(out_dir, name)):
+            os.remove(osp.join(out_dir, name))
+
+
+def save_student(config: str, checkpoint: str, out_dir: str, info: Dict[str, Any],
+                 img_size: int = 0) -> Dict[str, str]:
+    """Copy a trained plain detector (a student trained alone, or one exported by
+    :func:`export_student`) into ``out_dir`` as the files a deployment needs, replacing what an
+    earlier call wrote there: ``student.py`` (:func:`plain_config` of ``config``),
+    ``student.pth`` (the weights the model validates with, the EMA ones when the run used EMA,
+    as MMEngine saves them; no optimizer or training state), ``chosen.json`` (``info``) and,
+    with ``img_size`` and onnx installed, ``end2end.onnx`` (:func:`kd_plugins.deploy.export_onnx`
+    for input (1, 3, img_size, img_size)).
+
+    The copy is checked on the spot: built from the written files it must give the same
+    outputs as the model of ``config`` + ``checkpoint`` (eval mode, ``mode='tensor'``, one
+    random batch), else ``RuntimeError``. Returns the written paths by kind (``config``,
+    ``checkpoint``, ``info`` and ``onnx``, or ``onnx_skipped``: why not).
+    """
+    import json
+
+    from mmengine.config import Config
+    from mmengine.runner import save_checkpoint
+
+    from .compat.checkpoint import safe_torch_load
+    from .demo import load_detector
+    cfg = Config.fromfile(config)
+    if 'distiller' in cfg.model:
+        raise ValueError(f'{config} is a distillation config: export its student first '
+                         '(tools/export_student.py)')
+    os.makedirs(out_dir, exist_ok=True)
+    clear_saved_student(out_dir)
+    paths = dict(config=osp.join(out_dir, 'student.py'),
+                 checkpoint=osp.join(out_dir, 'student.pth'),
+                 info=osp.join(out_dir, 'chosen.json'))
+    write_plain_config(cfg, paths['config'])
+    ckpt = safe_torch_load(checkpoint, map_location='cpu')  # never runs pickled code
+    meta = _primitive(dict(ckpt.get('meta', {})))
+    meta.update(copied_from=osp.abspath(checkpoint))
+    save_checkpoint(dict(state_dict=ckpt.get('state_dict', ckpt), meta=meta),
+                    paths['checkpoint'])
+    source = load_detector(config, checkpoint)
+    copy_ = load_detector(paths['config'], paths['checkpoint'])
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, img_size or 64, img_size or 64)
+    with torch.no_grad():
+        diff = _outputs_max_diff(source(x, mode='tensor'), copy_(x, mode='tensor'))
+    if diff != 0:
+        raise RuntimeError(f'the copy of {checkpoint} in {out_dir} gives other outputs '
+                           f'(max abs difference {diff:g})')
+    if img_size:
+        try:
+            from . import deploy
+            deploy.check_opset(deploy.DEFAULT_OPSET)
+        except ImportError as e:
+            paths['onnx_skipped'] = str(e)
+        else:
+            paths['onnx'] = deploy.export_onnx(copy_, osp.join(out_dir, 'end2end.onnx'),
+                                               img_size, 'end2end')
+    with open(paths['info'], 'w') as f:
+        json.dump(dict(info, config=osp.abspath(config), checkpoint=osp.abspath(checkpoint)),
+                  f, indent=1)
+    return paths
+
+
 def student_state_dict(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """The student's weights of a distillation ``state_dict`` (``architecture.*``), renamed as
     a plain detector's; teacher, connectors and distiller weights are left out."""
@@ -170,13 +255,7 @@ def export_student(config: str, checkpoint: str, out_dir: str,
 
     os.makedirs(out_dir, exist_ok=True)
     cfg_out = osp.join(out_dir, osp.basename(arch.cfg_path))
-    deploy_cfg, needs = plain_config(student_cfg)
-    deploy_cfg.dump(cfg_out)
-    if needs:  # say why the one import line is there
-        with open(cfg_out) as f:
-            text = f.read()
-        with open(cfg_out, 'w') as f:
-            f.write(f"# the model needs the kd_plugins package for {', '.join(needs)}\n{text}")
+    write_plain_config(student_cfg, cfg_out)
     ckpt_out = osp.join(out_dir, 'student.pth')
     meta = _primitive(dict(ckpt.get('meta', {})))  # loadable with torch.load(weights_only=True)
     meta.update(exported_from=osp.abspath(checkpoint), distillation_config=osp.abspath(config))

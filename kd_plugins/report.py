@@ -5,7 +5,7 @@ within the seed spread."""
 import csv
 import os.path as osp
 import statistics
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .recipe import METHOD_NAMES, model_name
 
@@ -109,6 +109,34 @@ def method_rows(runs: Sequence[dict], split: str, methods: Sequence[str]) -> Lis
     return rows
 
 
+def pick_student(runs: Sequence[dict], methods: Sequence[str], split: str = 'val'
+                 ) -> Tuple[Optional[str], Optional[dict], Dict[str, float], int]:
+    """The choice :func:`choose_student` puts in words: ``(method, run, gains, seeds)``.
+
+    ``gains``: the mean paired difference (points of mAP50-95) of each method above the student
+    alone of the same seed at every seed that has one (two seeds at least, none missing), in
+    the order of ``methods``; ``method``: the one of them with the largest gain (the first on a
+    tie), ``'baseline'`` when none qualifies, None when there is no choice (fewer than two
+    seeds with a student alone); ``run``: that method's seed with the best mAP50-95 on
+    ``split`` (None with no choice); ``seeds``: how many seeds have a student alone.
+    """
+    seeds = baselines(runs, split, 'coco/bbox_mAP')
+    if len(seeds) < 2:
+        return None, None, {}, len(seeds)
+    gains = {}  # in the order of methods, so max() keeps the first on a tie
+    for method in methods:
+        d = paired(runs, method, split, 'coco/bbox_mAP')
+        if len(d) == len(seeds) and all(v > 0 for v in d.values()):
+            gains[method] = statistics.mean(d.values()) * 100
+    method = max(gains, key=gains.get) if gains else 'baseline'
+    return method, _best_run(runs, method, split), gains, len(seeds)
+
+
+def _best_run(runs: Sequence[dict], method: str, split: str) -> dict:
+    return max((r for r in runs if r['method'] == method and split in r),
+               key=lambda r: r[split]['coco/bbox_mAP'])
+
+
 def choose_student(runs: Sequence[dict], methods: Sequence[str], split: str = 'val',
                    root: str = '.') -> str:
     """Which student to deploy, in words (markdown), chosen on ``split`` by paired seeds.
@@ -122,33 +150,52 @@ def choose_student(runs: Sequence[dict], methods: Sequence[str], split: str = 'v
     exported plain MMYOLO model), paths relative to ``root``. The choice reads ``split`` only: a
     test split is reported, never used to choose.
     """
-    def best(method):
-        top = max((r for r in runs if r['method'] == method and split in r),
-                  key=lambda r: r[split]['coco/bbox_mAP'])
+    def words(top):
         return (f'seed {top["seed"]}, {top[split]["coco/bbox_mAP"]:.3f} mAP50-95: '
                 f'`{osp.relpath(top["eval_config"], root)}` + '
                 f'`{osp.relpath(top["eval_ckpt"], root)}`')
 
-    seeds = baselines(runs, split, 'coco/bbox_mAP')
+    method, top, gains, seeds = pick_student(runs, methods, split)
     if not seeds:
         return f'No student alone was trained: nothing to compare with on the {split} split.'
-    if len(seeds) < 2:
+    if method is None:
         return (f'One seed: no choice is made (the seed alone moves mAP by points); run two or '
-                f'more (--seeds 0 1 2). The student alone: {best("baseline")}.')
-    gains = {}  # in the order of methods, so max() keeps the first on a tie
-    for method in methods:
-        d = paired(runs, method, split, 'coco/bbox_mAP')
-        if len(d) == len(seeds) and all(v > 0 for v in d.values()):
-            gains[method] = statistics.mean(d.values()) * 100
-    if not gains:
-        return (f'No method was above the student alone at every seed ({len(seeds)} paired '
-                f'seeds, {split} split): keep the student alone, {best("baseline")}.')
-    method = max(gains, key=gains.get)
+                f'more (--seeds 0 1 2). The student alone: '
+                f'{words(_best_run(runs, "baseline", split))}.')
+    if method == 'baseline':
+        return (f'No method was above the student alone at every seed ({seeds} paired '
+                f'seeds, {split} split): keep the student alone, {words(top)}.')
     others = ', '.join(f'{METHOD_NAMES.get(m, m)} {gains[m]:+.1f}' for m in gains if m != method)
     return (f'**{METHOD_NAMES.get(method, method)}**: above the student alone at every one of '
-            f'{len(seeds)} paired seeds, {gains[method]:+.1f} points mAP50-95 on average on the '
+            f'{seeds} paired seeds, {gains[method]:+.1f} points mAP50-95 on average on the '
             f'{split} split' + (f' (also at every seed: {others})' if others else '')
-            + f'; its best student: {best(method)}.')
+            + f'; its best student: {words(top)}.')
+
+
+def save_chosen_student(runs: Sequence[dict], methods: Sequence[str], out: str,
+                        img_size: int = 0) -> str:
+    """Copy the student :func:`pick_student` chooses on the val split into ``<out>/student``
+    (:func:`kd_plugins.export.save_student`: ``student.py``, ``student.pth``, ``chosen.json``
+    and, with onnx installed, ``end2end.onnx``), and say so in words (markdown). With no
+    choice, what an earlier run saved there is removed, so the folder never holds a student
+    the report does not name."""
+    from .export import clear_saved_student, save_student
+    folder = osp.join(out, 'student')
+    method, top, gains, seeds = pick_student(runs, methods, 'val')
+    if top is None:
+        clear_saved_student(folder)
+        return ''
+    info = dict(method=method, seed=top['seed'], val_mAP50_95=top['val']['coco/bbox_mAP'],
+                paired_seeds=seeds,
+                mean_gain_points=round(gains[method], 2) if method in gains else None)
+    paths = save_student(top['eval_config'], top['eval_ckpt'], folder, info, img_size)
+    files = ' + '.join(f'`{osp.relpath(paths[k], out)}`'
+                       for k in ('config', 'checkpoint', 'onnx') if k in paths)
+    return (f'Copied to {files} (a plain MMYOLO model: `python tools/test.py '
+            f'OUT/student/student.py OUT/student/student.pth`, OUT being this folder'
+            + (f'; ONNX with input (1, 3, {img_size}, {img_size}), detections after NMS' if
+               'onnx' in paths else f'; no ONNX: {paths["onnx_skipped"]}' if img_size else '')
+            + '; `student/chosen.json` says which run it is).')
 
 
 def _median(values) -> Optional[float]:
@@ -243,6 +290,9 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
     if pictures:
         cv2.imwrite(osp.join(out, 'detections.png'), stack_rows(pictures))
     lines += ['## The student to use', '', choose_student(runs, args.methods, 'val', out), '']
+    saved = save_chosen_student(runs, args.methods, out, args.img_size)
+    if saved:
+        lines += [saved, '']
     lines += ['## Time', '', '| stage | wall s |', '|---|---|']
     lines += [f'| {k} | {v:.0f} |' for k, v in timings.items()]
     lines += [f'| total (this invocation; stages done before are not counted) | {total_s:.0f} |',

@@ -31,7 +31,9 @@ teacher):
   8. report    OUT/report.md, report.csv (per method), runs.csv (per run), curves.png,
                detections.png; report.md names the student to use, chosen on the val
                split: the method with the largest mean gain among those above the student
-               alone at every seed, or the student alone when none is
+               alone at every seed, or the student alone when none is; that student is
+               copied to OUT/student (student.py + student.pth, a plain MMYOLO model;
+               end2end.onnx with onnx installed; chosen.json: which run)
 """
 import argparse
 import glob

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, save_model
 
 CLASSES = ['helmet', 'head']
 
@@ -504,7 +504,7 @@ def test_the_student_to_use_is_never_one_below_its_baseline_at_a_seed():
     """The report's choice: the largest mean gain among the methods above the student alone at
     every seed, its best seed's exported student; none such -> the student alone; one seed -> no
     choice; the choice reads the val split only."""
-    from kd_plugins.report import choose_student
+    from kd_plugins.report import choose_student, pick_student
 
     def run(method, seed, val, test=None):
         r = dict(method=method, seed=seed, val={'coco/bbox_mAP': val},
@@ -540,6 +540,31 @@ def test_the_student_to_use_is_never_one_below_its_baseline_at_a_seed():
     # level at a seed is not above it
     level = base + [run('ld', 0, 0.10), run('ld', 1, 0.15), run('ld', 2, 0.13)]
     assert choose_student(level, ['ld'], 'val', '/o').startswith('No method was above')
+    assert pick_student(runs, ['cwd', 'cwd_att', 'ld'])[:2] == ('cwd_att', runs[10])
+    assert pick_student(worse, ['cwd'])[:2] == ('baseline', base[1])
+    assert pick_student(one, ['ld']) == (None, None, {}, 1)
+
+
+def test_the_student_to_use_is_copied_to_out_student(tmp_path):
+    """The report copies the chosen student to OUT/student (here the student alone: no method
+    above it at every seed) and says so; with one seed it chooses none, and removes what an
+    earlier report copied there."""
+    from kd_plugins.report import save_chosen_student
+    config = osp.join(ROOT, 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py')
+    save_model(config, tmp_path / 'b1.pth', seed=1)
+
+    def run(method, seed, val):
+        return dict(method=method, seed=seed, val={'coco/bbox_mAP': val}, eval_config=config,
+                    eval_ckpt=str(tmp_path / 'b1.pth'))
+    runs = [run('baseline', 0, 0.10), run('baseline', 1, 0.14), run('ld', 0, 0.12),
+            run('ld', 1, 0.13)]
+    words = save_chosen_student(runs, ['ld'], str(tmp_path))
+    assert words.startswith('Copied to `student/student.py` + `student/student.pth` (a plain '
+                            'MMYOLO model')
+    info = json.load(open(tmp_path / 'student' / 'chosen.json'))
+    assert (info['method'], info['seed'], info['val_mAP50_95']) == ('baseline', 1, 0.14)
+    assert save_chosen_student(runs[:1] + runs[2:3], ['ld'], str(tmp_path)) == ''
+    assert os.listdir(tmp_path / 'student') == []
 
 
 def _tool():

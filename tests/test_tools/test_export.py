@@ -248,3 +248,53 @@ def test_export_tool_refuses_bad_onnx_options_before_writing(options, message, t
                        timeout=300)
     assert r.returncode != 0 and message in r.stderr, r.stderr[-2000:]
     assert not (tmp_path / 'out').exists()
+
+
+def test_the_chosen_student_is_saved_as_a_plain_model(tmp_path):
+    """kd_plugins.export.save_student (what the one-command tool writes to OUT/student): a
+    student trained alone, from a training checkpoint (optimizer state beside the weights),
+    becomes student.py + student.pth that give its outputs exactly, without the training state;
+    a second save into the folder replaces the first (no file of it left); a distillation config
+    is refused."""
+    import json
+    import os
+
+    from mmengine.runner import save_checkpoint
+
+    from kd_plugins.demo import load_detector
+    from kd_plugins.export import clear_saved_student, save_student
+    config = osp.join(ROOT, 'configs/yolov5/yolov5_n-ld-v61_fast_1xb8-30e_demo.py')
+    model = save_model(config, tmp_path / 'plain.pth', seed=1)
+    with torch.no_grad():  # BN statistics unlike their initialisation
+        for name, v in model.state_dict().items():
+            if 'running' in name:
+                v.add_(0.3)
+    save_checkpoint(dict(state_dict=model.state_dict(), meta=dict(epoch=16),
+                         optimizer={'state': {0: {'momentum_buffer': torch.ones(3)}}}),
+                    str(tmp_path / 'epoch_16.pth'))
+    out = tmp_path / 'student'
+    out.mkdir()
+    (out / 'end2end.onnx').write_text('an earlier choice')
+    (out / 'notes.txt').write_text('not ours')
+    paths = save_student(config, str(tmp_path / 'epoch_16.pth'), str(out),
+                         dict(method='baseline', seed=2))
+    assert sorted(os.listdir(out)) == ['chosen.json', 'notes.txt', 'student.pth', 'student.py']
+    saved = torch.load(paths['checkpoint'], weights_only=True)
+    assert set(saved) == {'state_dict', 'meta'} and saved['meta']['epoch'] == 16
+    copy_ = load_detector(paths['config'], paths['checkpoint'])
+    model.eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(model(x, mode='tensor'), copy_(x, mode='tensor')):
+            for u, v in zip(a, b):
+                assert torch.equal(u, v)
+    text = open(paths['config']).read()
+    assert text.startswith('# the model needs the kd_plugins package for KDYOLOv5LDHead')
+    assert 'EpochSeedHook' not in text and 'CheckedYOLOv5CocoDataset' not in text
+    info = json.load(open(paths['info']))
+    assert info['method'] == 'baseline' and info['seed'] == 2
+    assert info['checkpoint'] == str(tmp_path / 'epoch_16.pth')
+    clear_saved_student(str(out))
+    assert os.listdir(out) == ['notes.txt']
+    with pytest.raises(ValueError, match='distillation config'):
+        save_student(osp.join(ROOT, CWD), str(tmp_path / 'epoch_16.pth'), str(out), {})
