@@ -146,7 +146,8 @@ def save_student(config: str, checkpoint: str, out_dir: str, info: Dict[str, Any
     ``student.pth`` (the weights the model validates with, the EMA ones when the run used EMA,
     as MMEngine saves them; no optimizer or training state), ``chosen.json`` (``info``) and,
     with ``img_size`` and onnx installed, ``end2end.onnx`` (:func:`kd_plugins.deploy.export_onnx`
-    for input (1, 3, img_size, img_size)).
+    for input (1, 3, img_size, img_size); when it cannot be written, why not is returned and the
+    rest stands).
 
     The copy is checked on the spot: built from the written files it must give the same
     outputs as the model of ``config`` + ``checkpoint`` (eval mode, ``mode='tensor'``, one
@@ -191,8 +192,11 @@ def save_student(config: str, checkpoint: str, out_dir: str, info: Dict[str, Any
         except ImportError as e:
             paths['onnx_skipped'] = str(e)
         else:
-            paths['onnx'] = deploy.export_onnx(copy_, osp.join(out_dir, 'end2end.onnx'),
-                                               img_size, 'end2end')
+            try:
+                paths['onnx'] = deploy.export_onnx(copy_, osp.join(out_dir, 'end2end.onnx'),
+                                                   img_size, 'end2end')
+            except ValueError as e:  # the exporter's refusal, in words; the copy stands
+                paths['onnx_skipped'] = str(e)
     with open(paths['info'], 'w') as f:
         json.dump(dict(info, config=osp.abspath(config), checkpoint=osp.abspath(checkpoint)),
                   f, indent=1)

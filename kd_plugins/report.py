@@ -177,8 +177,9 @@ def save_chosen_student(runs: Sequence[dict], methods: Sequence[str], out: str,
     """Copy the student :func:`pick_student` chooses on the val split into ``<out>/student``
     (:func:`kd_plugins.export.save_student`: ``student.py``, ``student.pth``, ``chosen.json``
     and, with onnx installed, ``end2end.onnx``), and say so in words (markdown). With no
-    choice, what an earlier run saved there is removed, so the folder never holds a student
-    the report does not name."""
+    choice, or when the copy fails (the words say why; the report is written all the same),
+    what an earlier run saved there is removed, so the folder never holds a student the report
+    does not name."""
     from .export import clear_saved_student, save_student
     folder = osp.join(out, 'student')
     method, top, gains, seeds = pick_student(runs, methods, 'val')
@@ -188,7 +189,11 @@ def save_chosen_student(runs: Sequence[dict], methods: Sequence[str], out: str,
     info = dict(method=method, seed=top['seed'], val_mAP50_95=top['val']['coco/bbox_mAP'],
                 paired_seeds=seeds,
                 mean_gain_points=round(gains[method], 2) if method in gains else None)
-    paths = save_student(top['eval_config'], top['eval_ckpt'], folder, info, img_size)
+    try:
+        paths = save_student(top['eval_config'], top['eval_ckpt'], folder, info, img_size)
+    except (OSError, RuntimeError, ValueError) as e:  # the report of the runs still stands
+        clear_saved_student(folder)
+        return f'Not copied to `student/`: {e}'
     files = ' + '.join(f'`{osp.relpath(paths[k], out)}`'
                        for k in ('config', 'checkpoint', 'onnx') if k in paths)
     return (f'Copied to {files} (a plain MMYOLO model: `python tools/test.py '

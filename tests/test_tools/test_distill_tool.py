@@ -565,6 +565,12 @@ def test_the_student_to_use_is_copied_to_out_student(tmp_path):
     assert (info['method'], info['seed'], info['val_mAP50_95']) == ('baseline', 1, 0.14)
     assert save_chosen_student(runs[:1] + runs[2:3], ['ld'], str(tmp_path)) == ''
     assert os.listdir(tmp_path / 'student') == []
+    # a copy that cannot be made is said, and leaves nothing behind
+    save_chosen_student(runs, ['ld'], str(tmp_path))
+    runs[1]['eval_ckpt'] = str(tmp_path / 'missing.pth')
+    words = save_chosen_student(runs, ['ld'], str(tmp_path))
+    assert words.startswith('Not copied to `student/`: ') and 'missing.pth' in words
+    assert os.listdir(tmp_path / 'student') == []
 
 
 def _tool():
