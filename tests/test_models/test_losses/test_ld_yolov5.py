@@ -355,14 +355,23 @@ def test_algorithm_scales_the_student_label_loss_by_one_minus_gamma(gamma, tmp_p
 
 
 def test_scale_student_label_loss_false_keeps_the_label_weight(tmp_path):
-    cfg = Config.fromfile('configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py')
+    """configs/ld/ld-full-labels_... (`tools/distill.py --methods ld_full_labels`): the
+    student's own loss_cls keeps its full weight, the classification KD is added at that weight
+    (gamma 0.5 of it), and everything else is the ld config's."""
+    cfg = Config.fromfile('configs/ld/ld-full-labels_yolov5-s_yolov5-n_1xb8-30e_demo.py')
     cfg.model.teacher_ckpt = None
-    cfg.model.distiller.distill_losses.loss_cls_kd.scale_student_label_loss = False
+    ld = Config.fromfile('configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py')
     plain = Config.fromfile('configs/yolov5/yolov5_n-ld-v61_fast_1xb8-30e_demo.py')
     init_default_scope('mmrazor')
     algo = RAZOR_MODELS.build(cfg.model)
-    assert algo.student.bbox_head.loss_cls.loss_weight == pytest.approx(
-        plain.model.bbox_head.loss_cls.loss_weight)
+    base = plain.model.bbox_head.loss_cls.loss_weight
+    assert algo.student.bbox_head.loss_cls.loss_weight == pytest.approx(base)
+    cls_kd = algo.distiller.distill_losses['loss_cls_kd']
+    assert cls_kd.loss_weight == pytest.approx(base) and cls_kd.gamma == 0.5
+    assert cls_kd.student_loss_scales == {}
+    ld.model.distiller.distill_losses.loss_cls_kd.scale_student_label_loss = False
+    ld.model.teacher_ckpt = None
+    assert cfg.model.to_dict() == ld.model.to_dict()
 
 
 def test_literal_objectness_config_trains_the_student_with_mse_on_probabilities():
