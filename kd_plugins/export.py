@@ -176,7 +176,7 @@ def save_student(config: str, checkpoint: str, out_dir: str, info: Dict[str, Any
     meta.update(copied_from=osp.abspath(checkpoint))
     save_checkpoint(dict(state_dict=ckpt.get('state_dict', ckpt), meta=meta),
                     paths['checkpoint'])
-    source = load_detector(config, checkpoint)
+    source = load_detector(cfg, checkpoint)  # the config parsed above
     copy_ = load_detector(paths['config'], paths['checkpoint'])
     torch.manual_seed(0)
     x = torch.rand(1, 3, img_size or 64, img_size or 64)
