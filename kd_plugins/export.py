@@ -144,7 +144,9 @@ def save_student(config: str, checkpoint: str, out_dir: str, info: Dict[str, Any
     :func:`export_student`) into ``out_dir`` as the files a deployment needs, replacing what an
     earlier call wrote there: ``student.py`` (:func:`plain_config` of ``config``),
     ``student.pth`` (the weights the model validates with, the EMA ones when the run used EMA,
-    as MMEngine saves them; no optimizer or training state), ``chosen.json`` (``info``) and,
+    as MMEngine saves them; no optimizer or training state), ``chosen.json`` (``info``, and the
+    source ``config`` and ``checkpoint`` as paths relative to ``out_dir``, so that they still
+    resolve after the folder that holds both is moved) and,
     with ``img_size`` and onnx installed, ``end2end.onnx`` (:func:`kd_plugins.deploy.export_onnx`
     for input (1, 3, img_size, img_size); when it cannot be written, why not is returned and the
     rest stands).
@@ -198,8 +200,8 @@ def save_student(config: str, checkpoint: str, out_dir: str, info: Dict[str, Any
             except ValueError as e:  # the exporter's refusal, in words; the copy stands
                 paths['onnx_skipped'] = str(e)
     with open(paths['info'], 'w') as f:
-        json.dump(dict(info, config=osp.abspath(config), checkpoint=osp.abspath(checkpoint)),
-                  f, indent=1)
+        json.dump(dict(info, config=osp.relpath(config, out_dir),
+                       checkpoint=osp.relpath(checkpoint, out_dir)), f, indent=1)
     return paths
 
 
