@@ -185,7 +185,9 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     checkpoints keep them and ``--resume`` continues them. The idea (an automatic
     normalisation) and its form are this project's choice; neither paper balances its loss.
     Each training step logs ``kd_share``, the distillation's share of that step's total loss
-    (with or without ``distill_share``), and, with it, ``kd_balance``.
+    (with or without ``distill_share``), and, with it, ``kd_balance``. Once MMRazor's
+    ``StopDistillHook`` has stopped the distillation, each step logs these and the distillation
+    losses as zeros.
 
     ``distill_share`` may instead give each part of a combined distillation its own share,
     ``dict(head=dict(share=0.3, losses=['loss_ld', 'loss_cls_kd', 'loss_obj_kd']),
@@ -422,7 +424,25 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
                     for g, (name, _, _) in enumerate(self.share_groups):
                         losses[f'kd_share_{name}'] = totals[g] * balance[g] * scale / total
                         losses[f'kd_balance_{name}'] = balance[g].detach()
+        else:
+            losses.update(self._stopped_log_values(batch_inputs))
         return losses
+
+    def _stopped_log_values(self, like: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """What a step logs of the distillation once it is stopped (MMRazor's
+        ``StopDistillHook``): each key a distilling step logs, at zero. MMEngine's log processor
+        prints the mean of each key's recent values, so keys that stopped arriving would repeat
+        their last values to the end of the run, as if the distillation went on."""
+        keys = [f'distill.{name}' for name in self.distiller.loss_forward_mappings]
+        keys.append('kd_share')
+        if self.share_groups is not None:
+            if len(self.share_groups) == 1 and self.share_groups[0][0] == '':
+                keys.append('kd_balance')
+            else:
+                keys += [f'kd_{what}_{name}' for name, _, _ in self.share_groups
+                         for what in ('share', 'balance')]
+        zero = like.new_zeros((), dtype=torch.float32)
+        return {key: zero for key in keys}
 
     def _parts_of(self, distill: Dict) -> Dict[str, int]:
         """``{distillation loss name: index of its part in share_groups}``; every loss in

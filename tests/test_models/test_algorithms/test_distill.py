@@ -322,6 +322,17 @@ def test_distill_share_balances_the_distillation_to_its_share(tiny_data, tmp_pat
     assert float(first['kd_balance']) == pytest.approx(factor, rel=1e-4)
     assert float(first['kd_share']) == pytest.approx(0.3, rel=1e-4) == d1 / (s1 + d1)
     assert not first['kd_balance'].requires_grad and first['distill.loss_cwd0'].requires_grad
+    # MMRazor's StopDistillHook: the student's losses alone; the distillation keys logged as
+    # zeros (a key no longer logged would keep its last value in MMEngine's printed means)
+    balanced.distillation_stopped = True
+    stopped = balanced(**data, mode='loss')
+    assert _totals(stopped) == (pytest.approx(s0, rel=1e-5), 0.0)
+    assert {k for k in stopped if not k.startswith('student.')} == {k for k in first if not
+                                                                    k.startswith('student.')}
+    assert all(float(v) == 0 and not v.requires_grad for k, v in stopped.items()
+               if not k.startswith('student.'))
+    assert int(balanced.share_steps) == 1  # the running means stay as they were
+    balanced.distillation_stopped = False
     flipped = dict(data, inputs=data['inputs'].flip(-1))  # other totals at the second step
     s2, d2 = _totals(model(**flipped, mode='loss'))
     second = balanced(**flipped, mode='loss')
@@ -383,6 +394,12 @@ def test_distill_share_per_part_keeps_each_part_at_its_share(tiny_data, tmp_path
     assert float(out['kd_share']) == pytest.approx(0.4, rel=1e-4)
     assert 'kd_balance' not in out and out['distill.loss_ld'].requires_grad
     assert not out['kd_balance_head'].requires_grad
+    parts.distillation_stopped = True  # StopDistillHook: every part's keys at zero
+    stopped = parts(**data, mode='loss')
+    assert {k for k in stopped if not k.startswith('student.')} == {k for k in out if not
+                                                                    k.startswith('student.')}
+    assert all(float(v) == 0 for k, v in stopped.items() if not k.startswith('student.'))
+    assert _totals(stopped)[0] == pytest.approx(s0, rel=1e-5)
 
     # a distillation loss that no part names, or two parts do, stops the first step
     for shares, words in (
