@@ -187,7 +187,8 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
     Each training step logs ``kd_share``, the distillation's share of that step's total loss
     (with or without ``distill_share``), and, with it, ``kd_balance``. Once MMRazor's
     ``StopDistillHook`` has stopped the distillation, each step logs these and the distillation
-    losses as zeros.
+    losses as zeros, and the teacher no longer runs (unless the distiller has deliveries, which
+    hand the teacher's results to the student).
 
     ``distill_share`` may instead give each part of a combined distillation its own share,
     ``dict(head=dict(share=0.3, losses=['loss_ld', 'loss_cls_kd', 'loss_obj_kd']),
@@ -383,12 +384,15 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         self.resolved_teacher_precision(batch_inputs.device, batch_inputs)
         # record_function: named ranges in torch.profiler traces (benchmark_kd.py --profile)
         self.distiller.set_deliveries_override(False)
-        grad = torch.enable_grad() if self.teacher_trainable else torch.no_grad()
-        with self.distiller.teacher_recorders, self.distiller.deliveries, grad, \
-                torch.profiler.record_function('kd:teacher_forward'):
-            self.teacher_forward(batch_inputs, fp32_out=False)
-        if self._teacher_precision_on[1] != 'fp32' or self.teacher_channels_last:
-            fp32_recorded(self.distiller.teacher_recorders)  # (resolved by teacher_forward)
+        # once the distillation is stopped, nothing uses the teacher's forward unless a
+        # delivery hands its results to the student
+        if not self.distillation_stopped or self.distiller.deliveries.deliveries:
+            grad = torch.enable_grad() if self.teacher_trainable else torch.no_grad()
+            with self.distiller.teacher_recorders, self.distiller.deliveries, grad, \
+                    torch.profiler.record_function('kd:teacher_forward'):
+                self.teacher_forward(batch_inputs, fp32_out=False)
+            if self._teacher_precision_on[1] != 'fp32' or self.teacher_channels_last:
+                fp32_recorded(self.distiller.teacher_recorders)  # (resolved by teacher_forward)
         self.distiller.set_deliveries_override(True)
         with self.distiller.student_recorders, self.distiller.deliveries, \
                 torch.profiler.record_function('kd:student_loss'):

@@ -325,7 +325,11 @@ def test_distill_share_balances_the_distillation_to_its_share(tiny_data, tmp_pat
     # MMRazor's StopDistillHook: the student's losses alone; the distillation keys logged as
     # zeros (a key no longer logged would keep its last value in MMEngine's printed means)
     balanced.distillation_stopped = True
+    calls = []
+    balanced.teacher.extract_feat = lambda *a, **k: calls.append(1)  # the teacher no longer runs
     stopped = balanced(**data, mode='loss')
+    assert calls == []
+    del balanced.teacher.extract_feat
     assert _totals(stopped) == (pytest.approx(s0, rel=1e-5), 0.0)
     assert {k for k in stopped if not k.startswith('student.')} == {k for k in first if not
                                                                     k.startswith('student.')}
