@@ -421,7 +421,7 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
             losses.update(add_prefix(distill, 'distill'))
             losses['kd_share'] = weighted / (student_total + weighted).clamp_min(1e-12)
             if self.share_groups is not None:
-                if len(self.share_groups) == 1 and self.share_groups[0][0] == '':
+                if self._one_share:
                     losses['kd_balance'] = balance[0].detach()
                 else:
                     total = (student_total + weighted).clamp_min(1e-12)
@@ -432,6 +432,11 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
             losses.update(self._stopped_log_values(batch_inputs))
         return losses
 
+    @property
+    def _one_share(self) -> bool:
+        """One share for the whole distillation (logged as ``kd_balance``), not per part."""
+        return len(self.share_groups) == 1 and self.share_groups[0][0] == ''
+
     def _stopped_log_values(self, like: torch.Tensor) -> Dict[str, torch.Tensor]:
         """What a step logs of the distillation once it is stopped (MMRazor's
         ``StopDistillHook``): each key a distilling step logs, at zero. MMEngine's log processor
@@ -440,7 +445,7 @@ class KDYOLOTeacherDistill(FpnTeacherDistill):
         keys = [f'distill.{name}' for name in self.distiller.loss_forward_mappings]
         keys.append('kd_share')
         if self.share_groups is not None:
-            if len(self.share_groups) == 1 and self.share_groups[0][0] == '':
+            if self._one_share:
                 keys.append('kd_balance')
             else:
                 keys += [f'kd_{what}_{name}' for name, _, _ in self.share_groups
