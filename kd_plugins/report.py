@@ -237,7 +237,7 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
             with quiet():
                 sizes[r['config']] = model_complexity(r['config'], args.img_size)
         r['params_M'], r['FLOPs_G'] = (round(x, 2) for x in sizes[r['config']])
-        log = scalar_log(r['work_dir'])
+        log = [] if r.get('given') else scalar_log(r['work_dir'])  # a given teacher: none
         times = [x['time'] for x in log if 'time' in x and 'loss' in x]
         r['train_s_per_iter'] = statistics.median(times) if times else None
         r['curves'] = training_curves(log)
@@ -288,7 +288,8 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
                 for name, key in METRICS:
                     row[f'{split}_{name}'] = r[split][key] if split in r else None
             writer.writerow(row)
-    curves = {r['label']: r['curves'] for r in runs if r['seed'] == args.seeds[0]}
+    curves = {r['label']: r['curves'] for r in runs
+              if r['seed'] == args.seeds[0] and not r.get('given')}
     plot_curves(curves, osp.join(out, 'curves.png'),
                 highlight=next((k for k in curves if k.startswith('baseline')), ''))
     pictures = {r['key']: cv2.imread(r['picture']) for r in runs if r.get('picture')}

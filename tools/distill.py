@@ -21,8 +21,9 @@ teacher):
                this project's; each states the data and schedule once at its top
   3. check     build the datasets of the configs (every file and box checked) and, with
                --teacher-ckpt, the teacher from its checkpoint, before any training
-  4. train     the teacher (unless --teacher-ckpt), then per seed the baseline and each method
-               (the same seed for all: paired runs); full logs in each run's folder
+  4. train     the teacher (with --teacher-ckpt: that one evaluated on the val split instead,
+               tools/test.py --split val), then per seed the baseline and each method (the
+               same seed for all: paired runs); full logs in each run's folder
   5. export    each distilled student as a plain MMYOLO model (tools/export_student.py)
   6. eval      mAP on the val split (the final validation of each run) and, when the data
                have a test split, on it (tools/test.py)
@@ -254,8 +255,6 @@ def settings_of(config: str) -> dict:
     moved or copied output folder keeps its runs, and each file of ``DIGESTED`` adds its
     content's SHA-1 (``'<key> sha1'``), so that changed data or another teacher at the same
     path do not."""
-    import hashlib
-
     from mmengine.config import Config
 
     def flat(d, prefix=''):
@@ -271,12 +270,18 @@ def settings_of(config: str) -> dict:
     for key in DIGESTED:
         path = settings.get(key)
         if isinstance(path, str) and osp.isfile(path):
-            h = hashlib.sha1()
-            with open(path, 'rb') as f:
-                for block in iter(lambda: f.read(1 << 20), b''):
-                    h.update(block)
-            settings[f'{key} sha1'] = h.hexdigest()
+            settings[f'{key} sha1'] = sha1_of(path)
     return out_relative(settings, config)
+
+
+def sha1_of(path: str) -> str:
+    """The SHA-1 of a file's content."""
+    import hashlib
+    h = hashlib.sha1()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
 
 
 def out_relative(settings: dict, config: str) -> dict:
@@ -381,15 +386,18 @@ def train(config: str, work_dir: str, label: str, epochs: int, seed: int, flags:
     return ckpt
 
 
-def teacher_lead_words(teacher_dir: str, baseline_dir: str, seed: int) -> str:
+def teacher_lead_words(teacher: dict, baseline_dir: str, seed: int) -> str:
     """The teacher's lead over the first baseline, said as soon as both are trained: a teacher
     not clearly stronger than its student has little to teach, and the distillations still to
     come can be stopped for a longer teacher (``--teacher-epochs``) before they cost hours.
-    Empty where either run logged no validation (the report says what is missing)."""
+    ``teacher``: its run (``val``: its metrics, for a given teacher; else the last validation
+    in ``work_dir``). Empty where either run logged no validation (the report says what is
+    missing)."""
     from kd_plugins.analysis import last_metrics
     from kd_plugins.report import teacher_verdict
     try:
-        t = last_metrics(teacher_dir)['coco/bbox_mAP']
+        t = (teacher['val'] if 'val' in teacher else last_metrics(teacher['work_dir'])
+             )['coco/bbox_mAP']
         b = last_metrics(baseline_dir)['coco/bbox_mAP']
     except (KeyError, FileNotFoundError):
         return ''
@@ -598,25 +606,40 @@ def export(config: str, ckpt: str, out_dir: str, label: str, img_size: int):
     return sorted(glob.glob(osp.join(out_dir, '*.py')))[0], done
 
 
+EVAL_KEYS = ('coco/bbox_mAP', 'coco/bbox_mAP_50')
+
+
+def tested(config: str, ckpt: str, work_dir: str, split: str = 'test') -> dict:
+    """:data:`EVAL_KEYS` of ``ckpt`` on ``split`` (tools/test.py), kept in
+    ``work_dir/<split>_split.json`` with the checkpoint's SHA-1: a rerun reads them, another
+    checkpoint at that path is evaluated again."""
+    out = osp.join(work_dir, f'{split}_split.json')
+    digest = sha1_of(ckpt)
+    if osp.isfile(out):
+        with open(out) as f:
+            kept = json.load(f)
+        if kept.pop('checkpoint sha1', digest) == digest:  # older files: no digest
+            return kept
+    test_dir = osp.join(work_dir, split)
+    run_logged([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', test_dir,
+                '--split', split], osp.join(test_dir, 'test.log'))
+    logs = sorted(glob.glob(osp.join(test_dir, '*', '*.json')))
+    with open(logs[-1]) as f:
+        metrics = json.loads(f.read().strip().splitlines()[-1])
+    metrics = {k: metrics[k] for k in EVAL_KEYS}
+    with open(out, 'w') as f:
+        json.dump({**metrics, 'checkpoint sha1': digest}, f)
+    return metrics
+
+
 def evaluate(run: dict, has_test: bool) -> None:
-    """``run['val']`` (the final validation of the training) and ``run['test']``."""
+    """``run['val']`` (the final validation of the training; a given teacher's is set
+    before) and ``run['test']``."""
     from kd_plugins.analysis import last_metrics
-    keys = ('coco/bbox_mAP', 'coco/bbox_mAP_50')
-    run['val'] = last_metrics(run['work_dir'], keys)
-    if not has_test:
-        return
-    out = osp.join(run['work_dir'], 'test_split.json')
-    if not osp.isfile(out):
-        test_dir = osp.join(run['work_dir'], 'test')
-        run_logged([sys.executable, 'tools/test.py', run['eval_config'], run['eval_ckpt'],
-                    '--work-dir', test_dir], osp.join(test_dir, 'test.log'))
-        logs = sorted(glob.glob(osp.join(test_dir, '*', '*.json')))
-        with open(logs[-1]) as f:
-            metrics = json.loads(f.read().strip().splitlines()[-1])
-        with open(out, 'w') as f:
-            json.dump({k: metrics[k] for k in keys}, f)
-    with open(out) as f:
-        run['test'] = json.load(f)
+    if 'val' not in run:
+        run['val'] = last_metrics(run['work_dir'], EVAL_KEYS)
+    if has_test:
+        run['test'] = tested(run['eval_config'], run['eval_ckpt'], run['work_dir'])
 
 
 def speed(run: dict, args, out: str):
@@ -728,14 +751,18 @@ def main(argv=None):
     runs = []
     teacher_run = dict(key='teacher', method='teacher', seed=args.seeds[0],
                        label=f'teacher {teacher_name}', config=configs['teacher'])
-    if args.teacher_ckpt:
-        print(f'    teacher: given, {args.teacher_ckpt}')
-        teacher_run = None
+    if args.teacher_ckpt:  # no training log: its val mAP from one evaluation, for its lead
+        teacher_run.update(work_dir=osp.join(runs_dir, 'teacher_given'), given=True,
+                           ckpt=args.teacher_ckpt, label=f'teacher {teacher_name} (given)')
+        teacher_run['val'] = m = tested(configs['teacher'], args.teacher_ckpt,
+                                        teacher_run['work_dir'], 'val')
+        print(f'    teacher: given, {args.teacher_ckpt}: val mAP50-95 '
+              f'{m["coco/bbox_mAP"]:.3f}, mAP50 {m["coco/bbox_mAP_50"]:.3f}', flush=True)
     else:
         teacher_run.update(work_dir=teacher_dir, ckpt=train(
             configs['teacher'], teacher_dir, 'teacher', args.teacher_epochs, args.seeds[0],
             flags.get('teacher', [])))
-        runs.append(teacher_run)
+    runs.append(teacher_run)
     precision = ['model.teacher_precision=' + ('fp32' if args.precision == 'fp32' else 'auto')]
     for seed in args.seeds:
         for method in ['baseline', *args.methods]:
@@ -746,8 +773,8 @@ def main(argv=None):
                          precision if method != 'baseline' else [])
             runs.append(dict(key=f'{method}_seed{seed}', method=method, seed=seed, label=label,
                              config=configs[method], work_dir=work_dir, ckpt=ckpt))
-            if method == 'baseline' and seed == args.seeds[0] and teacher_run:
-                lead = teacher_lead_words(teacher_dir, work_dir, seed)
+            if method == 'baseline' and seed == args.seeds[0]:
+                lead = teacher_lead_words(teacher_run, work_dir, seed)
                 if lead:
                     print(lead, flush=True)
     timings['train'] = time.time() - t0

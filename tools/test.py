@@ -1,7 +1,8 @@
 """Evaluate a checkpoint with the OpenMMLab runner (MMYOLO's flags).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-        [--show-dir DIR] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+        [--show-dir DIR] [--split {test,val}] [--cfg-options k=v ...]
+        [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
 import os.path as osp
@@ -21,6 +22,9 @@ def parse_args(argv=None):
                         help='dump predictions to a pickle file (.pkl) for offline evaluation')
     parser.add_argument('--show-dir', help='save images with predictions drawn into this '
                         'directory (relative to the work dir\'s timestamped folder)')
+    parser.add_argument('--split', choices=['test', 'val'], default='test',
+                        help="'val': evaluate on the config's val_dataloader with its "
+                        'val_evaluator instead of the test ones')
     return parse_runner_args(parser, argv)
 
 
@@ -29,6 +33,8 @@ def build_cfg(args):
         raise FileNotFoundError(f'checkpoint file {args.checkpoint} does not exist')
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
+    if args.split == 'val':
+        cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
     if args.show_dir:
         vis = cfg.default_hooks.get('visualization')
         if vis is None:

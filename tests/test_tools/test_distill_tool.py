@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -360,6 +361,62 @@ def test_voc_and_coco_with_a_given_teacher_and_a_wrong_one(yolo_run, tmp_path):
     assert not osp.isdir(str(tmp_path / 'three_out' / 'runs'))
 
 
+@pytest.mark.slow
+def test_a_given_teacher_is_evaluated_on_the_val_split_for_its_lead(yolo_run, tmp_path):
+    """With --teacher-ckpt the teacher has no training here: it is evaluated once on the val
+    split, so the report keeps its row, its lead and the share of it closed. The output folder
+    copied and its own teacher given: the students are re-used, and the teacher's evaluation
+    equals its final validation in training."""
+    from kd_plugins.analysis import last_metrics
+    data, out, _ = yolo_run
+    copy = str(tmp_path / 'copy')
+    shutil.copytree(out, copy)
+    teacher = osp.join(copy, 'runs', 'teacher', 'epoch_1.pth')
+    r = _distill([data, '--out', copy, '--methods', 'ld', '--teacher-ckpt', teacher, *TINY],
+                 timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert r.stdout.count('trained before') == 2 and ': training ' not in r.stdout
+    trained = last_metrics(osp.join(out, 'runs', 'teacher'))
+    assert (f'teacher: given, {teacher}: val mAP50-95 {trained["coco/bbox_mAP"]:.3f}, mAP50 '
+            f'{trained["coco/bbox_mAP_50"]:.3f}') in r.stdout
+    assert 'baseline seed 0 0.' in r.stdout and ': the teacher is ' in r.stdout
+    with open(osp.join(copy, 'runs.csv')) as f:
+        runs = {row['method']: row for row in csv.DictReader(f)}
+    assert sorted(runs) == ['baseline', 'ld', 'teacher']
+    assert runs['teacher']['work_dir'] == osp.join(copy, 'runs', 'teacher_given')
+    assert float(runs['teacher']['val_mAP50-95']) == pytest.approx(
+        trained['coco/bbox_mAP'], abs=1e-3)
+    lead = (float(runs['teacher']['val_mAP50-95'])
+            - float(runs['baseline']['val_mAP50-95'])) * 100
+    report = open(osp.join(copy, 'report.md')).read()
+    assert '| teacher | 1 |' in report and f'| {lead:+.1f} |' in report
+    assert cv2.imread(osp.join(copy, 'curves.png')) is not None
+
+
+def test_a_given_teachers_evaluation_is_kept_for_its_checkpoint(tmp_path, monkeypatch):
+    """A rerun reads the kept metrics; another checkpoint at the same path is evaluated
+    again."""
+    tool = _tool()
+    ckpt, work = tmp_path / 't.pth', tmp_path / 'teacher_given'
+    ckpt.write_bytes(b'one teacher')
+    calls = []
+
+    def fake_test(cmd, log_file, *args, **kwargs):  # tools/test.py writes its metrics json
+        calls.append(cmd)
+        folder = osp.join(cmd[cmd.index('--work-dir') + 1], '20260101_000000')
+        os.makedirs(folder, exist_ok=True)
+        with open(osp.join(folder, '20260101_000000.json'), 'w') as f:
+            json.dump({'coco/bbox_mAP': 0.1 * len(calls), 'coco/bbox_mAP_50': 0.5}, f)
+
+    monkeypatch.setattr(tool, 'run_logged', fake_test)
+    first = tool.tested('teacher.py', str(ckpt), str(work), 'val')
+    assert first == {'coco/bbox_mAP': 0.1, 'coco/bbox_mAP_50': 0.5}
+    assert calls[0][-2:] == ['--split', 'val'] and calls[0][2:4] == ['teacher.py', str(ckpt)]
+    assert tool.tested('teacher.py', str(ckpt), str(work), 'val') == first and len(calls) == 1
+    ckpt.write_bytes(b'another teacher')
+    assert tool.tested('teacher.py', str(ckpt), str(work), 'val')['coco/bbox_mAP'] == 0.2
+
+
 def test_bad_options_are_refused_before_any_work(tmp_path):
     root = make_yolo(str(tmp_path / 'd'))
     r = _distill([root, '--img-size', '300'], timeout=120)
@@ -460,7 +517,7 @@ def test_the_teachers_lead_is_said_once_the_first_baseline_is_trained(tmp_path):
             {'coco/bbox_mAP': mean, 'coco/bbox_mAP_50': 2 * mean, 'step': 8}) + '\n')
         return str(tmp_path / name)
 
-    teacher = run('teacher', 0.137)
+    teacher = dict(work_dir=run('teacher', 0.137))
     weak = tool.teacher_lead_words(teacher, run('baseline', 0.127), 0)
     assert weak == ('    teacher 0.137 mAP50-95, baseline seed 0 0.127: the teacher is only 1.0 '
                     'points above the students alone: little to teach (under 5); train it '
@@ -469,6 +526,9 @@ def test_the_teachers_lead_is_said_once_the_first_baseline_is_trained(tmp_path):
     assert strong.endswith('baseline seed 1 0.078: the teacher is 5.9 points above the '
                            'students alone')
     assert tool.teacher_lead_words(teacher, str(tmp_path / 'never_trained'), 2) == ''
+    # a teacher given by --teacher-ckpt has no log: its evaluated val metrics count
+    given = dict(work_dir=str(tmp_path / 'teacher_given'), val={'coco/bbox_mAP': 0.137})
+    assert tool.teacher_lead_words(given, str(tmp_path / 'baseline'), 0) == weak
 
 
 def test_report_rows_by_hand():

@@ -168,3 +168,22 @@ def test_missing_image_stops_training_before_the_first_iteration(tiny_data, tmp_
     assert r.returncode != 0
     assert f'1 image(s) missing or unreadable: {data}/train/{gone} (missing)' in out
     assert 'annotations/train.json' in out and 'Epoch(train)' not in out
+
+
+def test_test_split_val_evaluates_the_val_loader_with_the_val_evaluator(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('test_tool', osp.join(ROOT, 'tools', 'test.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    ckpt = tmp_path / 'any.pth'
+    ckpt.write_bytes(b'')
+    argv = [osp.join(ROOT, V5), str(ckpt), '--work-dir', str(tmp_path), '--cfg-options',
+            'test_dataloader.dataset.ann_file=test.json', 'test_evaluator.ann_file=t.json']
+    test = tool.build_cfg(tool.parse_args(argv))
+    assert test.test_dataloader.dataset.ann_file == 'test.json'
+    assert test.test_evaluator.ann_file == 't.json'
+    val = tool.build_cfg(tool.parse_args(argv + ['--split', 'val']))
+    assert val.test_dataloader.dataset.ann_file == val.val_dataloader.dataset.ann_file
+    assert val.val_dataloader.dataset.ann_file != 'test.json'
+    assert val.test_evaluator == val.val_evaluator and val.test_evaluator.ann_file != 't.json'
+    assert val.load_from == str(ckpt)
