@@ -1,6 +1,6 @@
 """Fixtures and helpers shared by the test modules: the tiny generated dataset, options that
-make a config train a few iterations on it, running a tool, reading its scalar log, and seeded
-random checkpoints of teachers."""
+make a config train a few iterations on it, running a tool or loading one as a module, reading
+its scalar log, and seeded random checkpoints of teachers."""
 import glob
 import os
 import os.path as osp
@@ -73,6 +73,16 @@ def options_argv(opts):
 
 
 # --- helpers shared by the test modules ------------------------------------------------------
+def load_script(path: str, name: str):
+    """The module of a script that is not in a package (``tools/distill.py``), by its path
+    under the repository, so that a test can call its functions."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_tool(args, env=None, timeout=600):
     """Run a tool of the repository (``args[0]``); fail with its output if it fails."""
     r = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,

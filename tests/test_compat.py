@@ -342,12 +342,8 @@ def test_undeclared_dependencies_are_declared_and_work():
 
 
 def _mmcv_check_script():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'check_mmcv_ops', osp.join(ROOT, 'scripts', 'check_mmcv_ops.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from conftest import load_script
+    return load_script('scripts/check_mmcv_ops.py', 'check_mmcv_ops')
 
 
 def test_mmcv_check_asks_cuda_only_where_torch_sees_a_gpu(monkeypatch):

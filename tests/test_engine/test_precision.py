@@ -7,8 +7,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmrazor.registry import MODELS
 
-from conftest import (CWD, CWD_ATT, ROOT, distillation_and_batch, logged, options_argv, run_tool,
-                      save_model, tiny_config, tiny_options)
+from conftest import (CWD, CWD_ATT, ROOT, distillation_and_batch, load_script, logged,
+                      options_argv, run_tool, save_model, tiny_config, tiny_options)
 from kd_plugins.engine.precision import EMULATED_BF16_ENV
 
 LD_V5 = 'configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py'
@@ -474,12 +474,7 @@ def test_time_training_ways_times_each_way_this_cpu_offers(monkeypatch):
 
 
 def _distill_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('distill_tool',
-                                                  osp.join(ROOT, 'tools', 'distill.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script('tools/distill.py', 'distill_tool')
 
 
 @pytest.mark.parametrize('precision,times,teacher_ckpt,expected', [

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ROOT, save_model
+from conftest import ROOT, load_script, save_model
 
 CLASSES = ['helmet', 'head']
 
@@ -634,12 +634,7 @@ def test_the_student_to_use_is_copied_to_out_student(tmp_path):
 
 
 def _tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('distill_tool',
-                                                  osp.join(ROOT, 'tools', 'distill.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script('tools/distill.py', 'distill_tool')
 
 
 def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, logged, options_argv, run_tool, tiny_options
+from conftest import ROOT, load_script, logged, options_argv, run_tool, tiny_options
 
 V5 = 'configs/yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py'
 V8 = 'configs/yolov8/yolov8_n_fast_1xb8-30e_demo.py'
@@ -171,10 +171,7 @@ def test_missing_image_stops_training_before_the_first_iteration(tiny_data, tmp_
 
 
 def test_test_split_val_evaluates_the_val_loader_with_the_val_evaluator(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('test_tool', osp.join(ROOT, 'tools', 'test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script('tools/test.py', 'test_tool')
     ckpt = tmp_path / 'any.pth'
     ckpt.write_bytes(b'')
     argv = [osp.join(ROOT, V5), str(ckpt), '--work-dir', str(tmp_path), '--cfg-options',
