@@ -14,7 +14,7 @@ validation split the data are split 8:1:1.
 Stages (each skipped when its result exists, so a re-run continues where the last stopped; an
 interrupted training resumes from its last checkpoint; a run is re-used or resumed only with
 the settings it began with, recorded in its settings.json with the digests of its data and
-teacher):
+teacher and the precision it trained in):
   1. data      convert to COCO json under OUT/data (every image decoded once), say what was
                found (polygon rows, empty label files, ...)
   2. configs   OUT/configs/teacher.py, baseline.py, <method>.py: ordinary configs that inherit
@@ -248,13 +248,23 @@ DIGESTED = ('train_dataloader.dataset.ann_file', 'val_dataloader.dataset.ann_fil
             'test_dataloader.dataset.ann_file', 'model.teacher_ckpt')
 
 
-def settings_of(config: str) -> dict:
+# the record's entry of the tools/train.py flags that change the arithmetic of a training
+# (``--amp``); a layout flag (``--channels-last``) is left out: 'auto' and 'fastest' pick it
+# per machine by timing, and it changes no more than another CPU does
+FLAGS_KEY = 'tools/train.py flags'
+LAYOUT_FLAGS = ('--channels-last', )
+
+
+def settings_of(config: str, flags=None, cfg_options=()) -> dict:
     """Every setting of ``config`` (its ``_base_`` chain merged), as ``{'dotted.key': value}``
     with JSON values: what a run's folder records of the config it was trained with. Paths
     inside the output folder (the folder above the config's) read ``{out}/...``, so that a
     moved or copied output folder keeps its runs, and each file of ``DIGESTED`` adds its
     content's SHA-1 (``'<key> sha1'``), so that changed data or another teacher at the same
-    path do not."""
+    path do not. With ``flags`` (a list: those ``tools/train.py`` is given) the record also
+    holds how the run trains: ``FLAGS_KEY`` (the flags but the layout ones) and each
+    ``'key=value'`` of ``cfg_options`` (``model.teacher_precision=fp32``) over the config's
+    value, so that a run in bf16 is not re-used by a command that asks for fp32."""
     from mmengine.config import Config
 
     def flat(d, prefix=''):
@@ -267,6 +277,9 @@ def settings_of(config: str) -> dict:
         return out
 
     settings = flat(Config.fromfile(config).to_dict())
+    if flags is not None:
+        settings[FLAGS_KEY] = sorted(f for f in flags if f not in LAYOUT_FLAGS)
+        settings.update(option.split('=', 1) for option in cfg_options)
     for key in DIGESTED:
         path = settings.get(key)
         if isinstance(path, str) and osp.isfile(path):
@@ -314,22 +327,27 @@ RUN_KEYS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 't
 
 
 def run_settings(settings: dict) -> dict:
-    """The entries of ``settings`` (:func:`settings_of`) under :data:`RUN_KEYS`."""
-    return {k: v for k, v in settings.items() if k.split('.', 1)[0] in RUN_KEYS}
+    """The entries of ``settings`` (:func:`settings_of`) under :data:`RUN_KEYS`, and its
+    ``FLAGS_KEY``."""
+    return {k: v for k, v in settings.items()
+            if k.split('.', 1)[0] in RUN_KEYS or k == FLAGS_KEY}
 
 
-def check_settings(config: str, work_dir: str, label: str) -> None:
-    """A run begun with other settings than ``config`` now gives (another
-    ``--distill-share``, ``--lr``, input size, teacher, recipe) is neither re-used nor
-    resumed: a finished one stops the command (its figures would be reported under the new
-    settings), an unfinished one is moved aside and trained again. Only what the runner reads
-    counts (:data:`RUN_KEYS`). Runs of kd_plugins before the record are re-used as they are."""
+def check_settings(config: str, work_dir: str, label: str, flags=(), cfg_options=()) -> None:
+    """A run begun with other settings than ``config``, ``flags`` and ``cfg_options`` now
+    give (another ``--distill-share``, ``--lr``, input size, teacher, recipe, ``--precision``)
+    is neither re-used nor resumed: a finished one stops the command (its figures would be
+    reported under the new settings), an unfinished one is moved aside and trained again.
+    Only what the runner reads counts (:data:`RUN_KEYS`, and the flags but the layout ones).
+    Runs of kd_plugins before the record are re-used as they are, and those recorded before
+    the flags whatever the flags are."""
     record = osp.join(work_dir, SETTINGS_FILE)
     if not osp.isfile(record):
         return
     with open(record) as f:
         before = out_relative(json.load(f), config)  # records before {out} had full paths
-    now = settings_of(config)
+    now = (settings_of(config, list(flags), cfg_options) if FLAGS_KEY in before
+           else settings_of(config))
     if not any(k.endswith(' sha1') for k in before):  # a record written before the digests
         now = {k: v for k, v in now.items() if not k.endswith(' sha1')}
     changes = settings_changes(run_settings(before), run_settings(now))
@@ -362,7 +380,10 @@ def share_words(shares: dict) -> str:
 
 def train(config: str, work_dir: str, label: str, epochs: int, seed: int, flags: list,
           extra=()) -> str:
-    check_settings(config, work_dir, label)
+    """Train ``config`` in ``work_dir`` (``tools/train.py`` with ``flags`` and ``--cfg-options``
+    ``extra``), or re-use or resume the run there if it began with the same settings
+    (:func:`check_settings`); the final checkpoint."""
+    check_settings(config, work_dir, label, flags, extra)
     ckpt = final_checkpoint(work_dir, epochs)
     if ckpt:
         print(f'    {label}: trained before, {ckpt}', flush=True)
@@ -371,7 +392,7 @@ def train(config: str, work_dir: str, label: str, epochs: int, seed: int, flags:
     if not osp.isfile(record):
         os.makedirs(work_dir, exist_ok=True)
         with open(record, 'w') as f:
-            json.dump(settings_of(config), f, indent=0, sort_keys=True)
+            json.dump(settings_of(config, list(flags), extra), f, indent=0, sort_keys=True)
     resume = ['--resume'] if osp.isfile(osp.join(work_dir, 'last_checkpoint')) else []
     print(f'    {label}: training {"(resumed) " if resume else ""}{epochs} epochs; log '
           f'{osp.join(work_dir, "train.log")}', flush=True)

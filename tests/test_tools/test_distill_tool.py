@@ -686,6 +686,64 @@ def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):
     assert (aside / 'last_checkpoint').read_text() == 'x'
 
 
+def test_a_run_in_another_precision_is_neither_reused_nor_resumed(tmp_path, monkeypatch):
+    """The record holds the tools/train.py flags that change the arithmetic (--amp, not the
+    layout) and the --cfg-options of the run (the teacher's precision): a rerun with another
+    --precision must not report the old runs as its own; records from before the flags are
+    re-used whatever the flags."""
+    from kd_plugins.datasets.layouts import prepare_dataset
+    from kd_plugins.recipe import write_configs
+    tool = _tool()
+    data = prepare_dataset(make_yolo(str(tmp_path / 'data')), str(tmp_path / 'out'),
+                           log=lambda m: None)
+    config = write_configs(str(tmp_path / 'cfg'), data, 'yolov5', 's', 'n', ['ld'], 64, 1, 1,
+                           '/x/t.pth', lr=0.02)['ld']
+    work = tmp_path / 'run'
+    launched = []
+
+    def fake_training(cmd, log_file, *args, **kw):  # what tools/train.py leaves
+        launched.append(cmd)
+        (work / 'epoch_1.pth').write_bytes(b'')
+
+    monkeypatch.setattr(tool, 'run_logged', fake_training)
+    bf16 = ['--amp', '--channels-last'], ['model.teacher_precision=auto']
+    assert tool.train(config, str(work), 'ld seed 0', 1, 0, *bf16) == str(work / 'epoch_1.pth')
+    assert launched[0][-5:] == ['--amp', '--channels-last', '--cfg-options',
+                                'randomness.seed=0', 'model.teacher_precision=auto']
+    with open(work / tool.SETTINGS_FILE) as f:
+        record = json.load(f)
+    assert record[tool.FLAGS_KEY] == ['--amp'] and record['model.teacher_precision'] == 'auto'
+    assert record == tool.settings_of(config, *bf16)
+    del record[tool.FLAGS_KEY], record['model.teacher_precision']
+    assert record == tool.settings_of(config)  # the config's settings besides
+    # the same arithmetic in the ordinary layout: re-used, not trained again
+    tool.train(config, str(work), 'ld seed 0', 1, 0, ['--amp'], bf16[1])
+    assert len(launched) == 1
+    for flags, options, change in [
+            ([], bf16[1], r"tools/train.py flags: \['--amp'\] -> \[\]"),
+            (['--amp'], ['model.teacher_precision=fp32'], 'model.teacher_precision: auto -> fp32')]:
+        with pytest.raises(SystemExit, match=rf'ld seed 0: .* other settings .*\({change}\)\. '):
+            tool.train(config, str(work), 'ld seed 0', 1, 0, flags, options)
+    assert len(launched) == 1
+    # a record written before the flags: re-used as it is in any precision
+    with open(work / tool.SETTINGS_FILE, 'w') as f:
+        json.dump(tool.settings_of(config), f)
+    tool.train(config, str(work), 'ld seed 0', 1, 0, [], ['model.teacher_precision=fp32'])
+    assert len(launched) == 1
+    # unfinished in bf16, resumed in fp32: moved aside and trained again, recorded in fp32
+    with open(work / tool.SETTINGS_FILE, 'w') as f:
+        json.dump(tool.settings_of(config, *bf16), f)
+    (work / 'epoch_1.pth').unlink()
+    (work / 'last_checkpoint').write_text('x')
+    tool.train(config, str(work), 'ld seed 0', 1, 0, [], ['model.teacher_precision=fp32'])
+    assert len(launched) == 2 and '--resume' not in launched[1] and '--amp' not in launched[1]
+    aside, = [p for p in tmp_path.iterdir() if p.name.startswith('run-')]
+    assert (aside / 'last_checkpoint').read_text() == 'x'
+    with open(work / tool.SETTINGS_FILE) as f:
+        record = json.load(f)
+    assert record[tool.FLAGS_KEY] == [] and record['model.teacher_precision'] == 'fp32'
+
+
 def test_settings_follow_a_moved_output_folder_and_the_content_of_its_files(tmp_path):
     """Paths inside the output folder are recorded as {out}/..., so a moved or copied output
     folder keeps its runs; the annotation files and the teacher are recorded by content too,
