@@ -125,7 +125,8 @@ def parse_args(argv=None):
                         help='delete --out first and redo every stage')
     parser.add_argument('--configs-only', action='store_true',
                         help='stop after the check stage: convert, write and check the '
-                        'configs, print the training commands, train nothing')
+                        'configs, print the training commands (with the flags --precision '
+                        'gives here), train nothing')
     args = parser.parse_args(argv)
     methods = FAMILIES[args.family]['methods']
     args.methods = args.methods or list(FAMILIES[args.family]['default_methods'])
@@ -753,15 +754,19 @@ def main(argv=None):
     check(args, configs)
     timings['check'] = time.time() - t0
 
-    if args.configs_only:
+    # the --cfg-options of each distillation's training: its teacher's precision
+    precision = ['model.teacher_precision=' + ('fp32' if args.precision == 'fp32' else 'auto')]
+    if args.configs_only:  # the plan made here, not kept: the first training makes its own
+        precision_words, flags = training_plan(args, configs)
+        print(f'    precision: {precision_words}')
         print('--configs-only: the trainings this command would run next:')
-        seed = ['--cfg-options', f'randomness.seed={args.seeds[0]}']
-        todo = [] if args.teacher_ckpt else [(configs['teacher'], teacher_dir)]
-        todo += [(configs[m], osp.join(runs_dir, m, f'seed{args.seeds[0]}'))
-                 for m in ['baseline', *args.methods]]
-        for config, work_dir in todo:
+        seed = f'randomness.seed={args.seeds[0]}'
+        todo = [] if args.teacher_ckpt else [(configs['teacher'], teacher_dir, 'teacher', [])]
+        todo += [(configs[m], osp.join(runs_dir, m, f'seed{args.seeds[0]}'), 'student',
+                  precision if m != 'baseline' else []) for m in ['baseline', *args.methods]]
+        for config, work_dir, role, options in todo:
             print('  ' + ' '.join(['python', 'tools/train.py', config, '--work-dir', work_dir,
-                                   *seed]))
+                                   *flags.get(role, []), '--cfg-options', *options, seed]))
         return []
     teacher_name = model_name(args.family, args.teacher)
     stage(4, f'train: teacher {teacher_name}, students {model_name(args.family, args.student)}'
@@ -784,7 +789,6 @@ def main(argv=None):
             configs['teacher'], teacher_dir, 'teacher', args.teacher_epochs, args.seeds[0],
             flags.get('teacher', [])))
     runs.append(teacher_run)
-    precision = ['model.teacher_precision=' + ('fp32' if args.precision == 'fp32' else 'auto')]
     for seed in args.seeds:
         for method in ['baseline', *args.methods]:
             work_dir = osp.join(runs_dir, method, f'seed{seed}')

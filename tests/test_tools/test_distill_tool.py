@@ -194,11 +194,17 @@ def test_a_box_under_one_pixel_is_skipped_at_conversion(tmp_path):
 def test_configs_only_writes_and_checks_without_training(tmp_path):
     root = make_yolo(str(tmp_path / 'd'))
     r = _distill([root, '--out', str(tmp_path / 'o'), '--configs-only', '--seeds', '3',
-                  '--distill-share', '0.25'], timeout=300)
+                  '--distill-share', '0.25', '--precision', 'fp32'], timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'train: 6 images load and check' in r.stdout
+    assert 'precision: fp32: every model trains in fp32, teachers run in fp32' in r.stdout
     lines = [ln for ln in r.stdout.splitlines() if 'tools/train.py' in ln]
     assert len(lines) == 5 and all(ln.endswith('randomness.seed=3') for ln in lines)
+    # what the trainings would be given: the distillations their teacher's precision
+    teacher_fp32 = '--cfg-options model.teacher_precision=fp32 randomness.seed=3'
+    assert [ln.split('--work-dir ')[1].split(' ', 1)[1] for ln in lines] == [
+        '--cfg-options randomness.seed=3'] * 2 + [teacher_fp32] * 3
+    assert '--amp' not in r.stdout
     assert not osp.isdir(str(tmp_path / 'o' / 'runs'))
     from mmengine.config import Config
     configs = tmp_path / 'o' / 'configs'
