@@ -754,8 +754,10 @@ def main(argv=None):
     check(args, configs)
     timings['check'] = time.time() - t0
 
-    # the --cfg-options of each distillation's training: its teacher's precision
-    precision = ['model.teacher_precision=' + ('fp32' if args.precision == 'fp32' else 'auto')]
+    def cfg_options(method):  # a distillation's training is told its teacher's precision
+        return [] if method == 'baseline' else [
+            'model.teacher_precision=' + ('fp32' if args.precision == 'fp32' else 'auto')]
+
     if args.configs_only:  # the plan made here, not kept: the first training makes its own
         precision_words, flags = training_plan(args, configs)
         print(f'    precision: {precision_words}')
@@ -763,7 +765,7 @@ def main(argv=None):
         seed = f'randomness.seed={args.seeds[0]}'
         todo = [] if args.teacher_ckpt else [(configs['teacher'], teacher_dir, 'teacher', [])]
         todo += [(configs[m], osp.join(runs_dir, m, f'seed{args.seeds[0]}'), 'student',
-                  precision if m != 'baseline' else []) for m in ['baseline', *args.methods]]
+                  cfg_options(m)) for m in ['baseline', *args.methods]]
         for config, work_dir, role, options in todo:
             print('  ' + ' '.join(['python', 'tools/train.py', config, '--work-dir', work_dir,
                                    *flags.get(role, []), '--cfg-options', *options, seed]))
@@ -794,8 +796,7 @@ def main(argv=None):
             work_dir = osp.join(runs_dir, method, f'seed{seed}')
             label = f'{method} seed {seed}'
             ckpt = train(configs[method], work_dir, label, args.epochs, seed,
-                         flags.get('student', []),
-                         precision if method != 'baseline' else [])
+                         flags.get('student', []), cfg_options(method))
             runs.append(dict(key=f'{method}_seed{seed}', method=method, seed=seed, label=label,
                              config=configs[method], work_dir=work_dir, ckpt=ckpt))
             if method == 'baseline' and seed == args.seeds[0]:
