@@ -1,4 +1,5 @@
-"""KDLossScheduleHook: a distillation weight that decays from 1 to a floor (cosine)."""
+"""KDLossScheduleHook: a distillation weight that decays from 1 to a floor (cosine), after an
+optional linear warm-up from 0."""
 import math
 import os.path as osp
 from types import SimpleNamespace
@@ -50,12 +51,48 @@ def test_hook_sets_the_scale_from_the_iteration():
         assert model.distill_loss_scale == pytest.approx(expected)
 
 
+def test_warmup_rises_from_zero_then_decays():
+    from kd_plugins.engine import KDLossScheduleHook
+    model = SimpleNamespace(distill_loss_scale=1.0)
+    # 3 epochs of 4 iterations; warm-up over 1.5 epochs = 6 iterations, decay over the rest
+    runner = SimpleNamespace(model=model, iter=0, max_iters=12, max_epochs=3,
+                             train_dataloader=[0] * 4, message_hub=_Hub())
+
+    def factors(hook):
+        hook.before_train(runner)
+        seen = []
+        for it in range(12):
+            runner.iter = it
+            hook.before_train_iter(runner, it)
+            seen.append(model.distill_loss_scale)
+        return seen
+
+    # warm-up alone (floor 1): 0, 1/6, ..., 5/6, then 1 to the end
+    assert factors(KDLossScheduleHook(floor=1.0, warmup_epochs=1.5)) == pytest.approx(
+        [0, 1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1, 1, 1, 1, 1, 1])
+    # with a floor: the cosine runs over iterations 6..11 (progress (it - 6) / 5)
+    seen = factors(KDLossScheduleHook(floor=0.2, warmup_epochs=1.5))
+    assert seen[:7] == pytest.approx([0, 1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1])
+    assert seen[11] == pytest.approx(0.2)
+    assert seen[8] == pytest.approx(0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * 2 / 5)))
+    # no warm-up: as before, 1 at the first iteration
+    assert factors(KDLossScheduleHook(floor=0.2, warmup_epochs=0))[0] == 1.0
+
+
 def test_hook_refuses_bad_settings_and_a_plain_detector():
     from kd_plugins.engine import KDLossScheduleHook
     with pytest.raises(ValueError, match=r'floor must be in \[0, 1\]'):
         KDLossScheduleHook(floor=1.5)
     with pytest.raises(ValueError, match='end_epoch must be >= 1'):
         KDLossScheduleHook(end_epoch=0)
+    with pytest.raises(ValueError, match='warmup_epochs must be >= 0'):
+        KDLossScheduleHook(warmup_epochs=-1)
+    with pytest.raises(ValueError, match=r'warmup_epochs \(2\) must end before end_epoch'):
+        KDLossScheduleHook(warmup_epochs=2, end_epoch=2)
+    model = SimpleNamespace(distill_loss_scale=1.0)
+    with pytest.raises(ValueError, match=r'must end before the last epoch \(3\)'):
+        KDLossScheduleHook(warmup_epochs=3).before_train(
+            SimpleNamespace(model=model, max_epochs=3))
     runner = SimpleNamespace(model=torch.nn.Linear(1, 1))
     with pytest.raises(TypeError, match='needs a KDYOLOTeacherDistill model, got Linear'):
         KDLossScheduleHook().before_train(runner)
