@@ -68,6 +68,13 @@ def objectness_kd(preds_S: Tensor, preds_T: Tensor) -> Tensor:
     return (torch.sigmoid(preds_S) - torch.sigmoid(preds_T.detach()))**2
 
 
+def objectness_kl(preds_S: Tensor, preds_T: Tensor) -> Tensor:
+    """Objectness KD term per element, KL form: the binary KL divergence from the (detached)
+    teacher's objectness probability to the student's (:func:`sigmoid_kd` at T = 1, relative,
+    of each element alone)."""
+    return sigmoid_kd(preds_S[..., None], preds_T[..., None], 1.0, relative=True)
+
+
 @MODELS.register_module()
 class KDLocalizationDistillLoss(nn.Module):
     r"""Localization distillation (LD): KL divergence between the teacher's and the student's

@@ -25,7 +25,7 @@ from mmrazor.registry import MODELS
 from torch import Tensor, nn
 
 from ..task_modules.ld_regions import ELR_IOU_THR, check_elr_iou_thr
-from .ld_loss import KDLocalizationDistillLoss, _check, objectness_kd, sigmoid_kd
+from .ld_loss import KDLocalizationDistillLoss, _check, objectness_kd, objectness_kl, sigmoid_kd
 
 # anchors per level as (w, h) pixel pairs, None: the student head's
 Anchors = Optional[Sequence[Sequence[Tuple[int, int]]]]
@@ -249,17 +249,30 @@ class KDYOLOv5ObjKDLoss(nn.Module):
     batch size. The label part stays the student head's ``loss_obj`` (YOLOv5's BCE against IoU
     targets; Huang et al. write MSE), so ``epsilon = 0`` is exactly the plain student.
 
+    ``form='kl'`` (this project's reading, not Huang et al.'s) replaces the squared error of the
+    probabilities by the binary KL divergence :math:`\mathrm{KL}(\sigma(O^T) \| \sigma(O^S))`
+    (the BCE against the teacher's probability minus the teacher's own entropy: the gradient
+    of the BCE, :math:`\sigma(O^S) - \sigma(O^T)` per logit, and 0 when the student matches),
+    the form of the student's own BCE objectness loss. The squared error's gradient,
+    :math:`2(\sigma(O^S) - \sigma(O^T))\,\sigma(O^S)(1 - \sigma(O^S))`, vanishes where the
+    student is confidently wrong, e.g. a cell the teacher calls an object at 0.8 and the student
+    at 0.01 gets 2 % of the KL's push.
+
     Args:
         epsilon (float): >= 0. Defaults to 1.
         loss_weight (float, optional): >= 0. ``None`` (default): the student head's own
             ``loss_obj`` weight.
         level_weights (list[float], optional): YOLOv5's ``obj_level_weights``; ``None``
             (default): the student head's, set by :class:`KDYOLOTeacherDistill`.
+        form (str): ``'mse'`` (default, Huang et al.'s) or ``'kl'``, see above.
     """
 
     def __init__(self, epsilon: float = 1.0, loss_weight: Optional[float] = None,
-                 level_weights: Optional[Sequence[float]] = None):
+                 level_weights: Optional[Sequence[float]] = None, form: str = 'mse'):
         super().__init__()
+        if form not in ('mse', 'kl'):
+            raise ValueError(f"form must be 'mse' or 'kl', got {form!r}")
+        self.form = form
         self.epsilon = _check('epsilon', epsilon, 0.)
         self.level_weights = None if level_weights is None else [float(w) for w in level_weights]
         self.loss_weight = None if loss_weight is None else _check('loss_weight', loss_weight, 0.)
@@ -277,6 +290,7 @@ class KDYOLOv5ObjKDLoss(nn.Module):
         if len(preds_S) != len(self.level_weights) or len(preds_T) != len(preds_S):
             raise ValueError(f'{len(preds_S)} student / {len(preds_T)} teacher objectness levels '
                              f'for {len(self.level_weights)} level_weights')
-        loss = sum(w * objectness_kd(s, t).mean()
+        term = objectness_kl if self.form == 'kl' else objectness_kd
+        loss = sum(w * term(s, t).mean()
                    for w, s, t in zip(self.level_weights, preds_S, preds_T))
         return self.loss_weight * self.epsilon * loss * preds_S[0].shape[0]

@@ -98,6 +98,24 @@ def test_objectness_kd_golden_value():
     assert objectness_kd(s, t).item() == pytest.approx(0.0625, abs=1e-7)  # (0.75 - 0.5)^2
 
 
+def test_objectness_kl_golden_value_and_gradient():
+    from kd_plugins.models.losses.ld_loss import objectness_kd, objectness_kl
+
+    # teacher 0.8, student 0.01: KL = 0.8 ln(0.8 / 0.01) + 0.2 ln(0.2 / 0.99)
+    s = torch.logit(torch.tensor([[0.01, 0.5]])).requires_grad_()
+    t = torch.logit(torch.tensor([[0.8, 0.5]]))
+    kl = objectness_kl(s, t)
+    assert kl.shape == (1, 2)
+    assert kl[0, 0].item() == pytest.approx(0.8 * math.log(80) + 0.2 * math.log(0.2 / 0.99),
+                                            rel=1e-5)
+    assert kl[0, 1].item() == pytest.approx(0.0, abs=1e-6)  # matching: 0
+    kl.sum().backward()
+    assert s.grad[0, 0].item() == pytest.approx(0.01 - 0.8, rel=1e-4)  # sigmoid(s) - sigmoid(t)
+    s2 = s.detach().clone().requires_grad_()
+    objectness_kd(s2, t).sum().backward()  # the squared error: 2 (q - p) q (1 - q)
+    assert s2.grad[0, 0].item() == pytest.approx(2 * (0.01 - 0.8) * 0.01 * 0.99, rel=1e-4)
+
+
 def test_sigmoid_mse_loss_golden_values_weight_and_avg_factor():
     from mmyolo.registry import MODELS as YOLO_MODELS
     loss = YOLO_MODELS.build(dict(type='mmyolo.SigmoidMSELoss', loss_weight=2.))
@@ -115,11 +133,12 @@ def test_sigmoid_mse_loss_golden_values_weight_and_avg_factor():
 
 
 def test_gradients_reach_the_student_only():
-    from kd_plugins.models.losses.ld_loss import objectness_kd, sigmoid_kd
+    from kd_plugins.models.losses.ld_loss import objectness_kd, objectness_kl, sigmoid_kd
     torch.manual_seed(6)
     cases = [(_ld(temperature=30.), (4, 4, 16)),
              (lambda s, t: sigmoid_kd(s, t, 30.).sum(), (4, 5)),
-             (lambda s, t: objectness_kd(s, t).sum(), (2, 3, 4, 4))]
+             (lambda s, t: objectness_kd(s, t).sum(), (2, 3, 4, 4)),
+             (lambda s, t: objectness_kl(s, t).sum(), (2, 3, 4, 4))]
     for loss, shape in cases:
         s = torch.randn(*shape, requires_grad=True)
         t = torch.randn(*shape, requires_grad=True)

@@ -298,15 +298,22 @@ def test_obj_kd_epsilon_extremes_and_value():
     expected = sum(w * ((a.sigmoid() - b.sigmoid())**2).mean()
                    for w, a, b in zip([4., 1., 0.4], s, t)) * 2. * 0.5 * 2
     assert loss(s, t).item() == pytest.approx(expected.item(), rel=1e-5)
+    # the KL form: binary KL(teacher || student) per element, the same weights
+    loss = _loss('KDYOLOv5ObjKDLoss', epsilon=2., loss_weight=0.5, form='kl')
+    expected = 0
+    for w, a, b in zip([4., 1., 0.4], s, t):
+        p, q = b.sigmoid(), a.sigmoid()
+        expected += w * (p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()).mean()
+    assert loss(s, t).item() == pytest.approx((expected * 2. * 0.5 * 2).item(), rel=1e-5)
 
 
 def test_yolov5_kd_gradients_reach_the_student_only():
-    cases = [('KDYOLOv5LDLoss', 64, True), ('KDYOLOv5ClsKDLoss', 3, True),
-             ('KDYOLOv5ObjKDLoss', 1, False)]
-    for type_, per_anchor, with_gt in cases:
+    cases = [('KDYOLOv5LDLoss', 64, True, {}), ('KDYOLOv5ClsKDLoss', 3, True, {}),
+             ('KDYOLOv5ObjKDLoss', 1, False, {}), ('KDYOLOv5ObjKDLoss', 1, False, {'form': 'kl'})]
+    for type_, per_anchor, with_gt, kw in cases:
         s = [x.requires_grad_() for x in _levels(2, per_anchor)]
         t = [x.requires_grad_() for x in _levels(2, per_anchor, seed=1)]
-        loss = _loss(type_)
+        loss = _loss(type_, **kw)
         out = loss(s, t, GT) if with_gt else loss(s, t)
         out.backward()
         assert all(x.grad is None for x in t), type_
@@ -331,6 +338,8 @@ def test_yolov5_losses_need_anchors_and_check_channels():
             _loss('KDYOLOv5ClsKDLoss', **kw)
     with pytest.raises(ValueError, match='epsilon'):
         _loss('KDYOLOv5ObjKDLoss', epsilon=-0.1)
+    with pytest.raises(ValueError, match="form must be 'mse' or 'kl', got 'bce'"):
+        _loss('KDYOLOv5ObjKDLoss', form='bce')
 
 
 @pytest.mark.parametrize('gamma', [0.0, 0.25, 1.0])
