@@ -41,12 +41,13 @@ FAMILIES = {
             'ld_cwd_att_parts':
                 'configs/ld/ld-cwd-att-parts_yolov5-s_yolov5-n_1xb8-30e_demo.py',
             'ld_full_labels': 'configs/ld/ld-full-labels_yolov5-s_yolov5-n_1xb8-30e_demo.py',
+            'ld_obj_kl': 'configs/ld/ld-obj-kl_yolov5-s_yolov5-n_1xb8-30e_demo.py',
         },
         # what tools/distill.py runs without --methods: the two YOLOv5 recipes measured on
         # real data with three paired seeds (docs/custom_dataset.md), CWD+attention first (it
         # beat the student alone at every seed wherever it ran, and LD at every seed where both
         # ran); cwd (unmeasured on real data for YOLOv5), cwd_tatt, ld_cwd_att, ld_cwd_att_parts,
-        # ld_full_labels: opt-in by name
+        # ld_full_labels, ld_obj_kl: opt-in by name
         default_methods=('cwd_att', 'ld'),
         lr_times_batch=0.64),  # tools/distill.py's default lr x batch size (see default_lr)
     'yolov8': dict(
@@ -71,7 +72,8 @@ METHOD_NAMES = {'baseline': 'baseline (no KD)', 'cwd': 'CWD', 'cwd_att': 'CWD+at
                 'cwd_tatt': 'CWD+teacher attention', 'ld': 'LD', 'ld_cwd_att': 'LD+CWD+attention',
                 'ld_clskd': 'LD+classification KD',
                 'ld_cwd_att_parts': 'LD+CWD+attention, a share per part',
-                'ld_full_labels': 'LD, full label loss'}
+                'ld_full_labels': 'LD, full label loss',
+                'ld_obj_kl': 'LD, objectness KD as KL'}
 SIZES = ('n', 's', 'm', 'l')
 
 # Project's choice: the default learning rate of tools/distill.py is a family's ``lr_times_batch``

@@ -383,6 +383,22 @@ def test_scale_student_label_loss_false_keeps_the_label_weight(tmp_path):
     assert cfg.model.to_dict() == ld.model.to_dict()
 
 
+def test_objectness_kl_config_changes_the_objectness_kd_form_only():
+    """configs/ld/ld-obj-kl_... (`tools/distill.py --methods ld_obj_kl`): the objectness KD in
+    its KL form, at the weight the ld config gives it; everything else is the ld config's."""
+    cfg = Config.fromfile('configs/ld/ld-obj-kl_yolov5-s_yolov5-n_1xb8-30e_demo.py')
+    cfg.model.teacher_ckpt = None
+    ld = Config.fromfile('configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py')
+    init_default_scope('mmrazor')
+    algo = RAZOR_MODELS.build(cfg.model)
+    obj_kd = algo.distiller.distill_losses['loss_obj_kd']
+    assert obj_kd.form == 'kl' and obj_kd.epsilon == 1.0
+    assert obj_kd.loss_weight == pytest.approx(algo.student.bbox_head.loss_obj.loss_weight)
+    ld.model.distiller.distill_losses.loss_obj_kd.form = 'kl'
+    ld.model.teacher_ckpt = None
+    assert cfg.model.to_dict() == ld.model.to_dict()
+
+
 def test_literal_objectness_config_trains_the_student_with_mse_on_probabilities():
     """configs/ld/ld-mse-obj_...: Huang et al.'s MSE(O_S, y) as the student's objectness label
     loss, set through the architecture's cfg_path overrides; the teacher keeps its BCE and the
