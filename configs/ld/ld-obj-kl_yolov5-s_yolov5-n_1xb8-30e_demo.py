@@ -2,7 +2,7 @@
 # G. Huang et al. write the objectness KD as epsilon * MSE(O_S, O_T); on probabilities its
 # gradient, 2 (q - p) q (1 - q), vanishes where the student is confidently wrong (a cell the
 # teacher calls an object at 0.8 and the student at 0.01 gets 2 % of the push of the KL), and on
-# the potholes it was about 1 % of the distillation. Here the term is KL(sigmoid(O_T) ||
+# the potholes it was about 5 % of the distillation. Here the term is KL(sigmoid(O_T) ||
 # sigmoid(O_S)), the gradient of the student's own BCE objectness loss (form='kl'; this
 # project's reading, not the paper's); everything else is the ld config's (docs/ld.md).
 # 1. Train the teacher: python tools/train.py configs/yolov5/yolov5_s-ld-v61_fast_1xb8-30e_demo.py
