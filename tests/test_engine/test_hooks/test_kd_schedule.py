@@ -28,18 +28,23 @@ class _Hub:
         self.scalars[key] = value
 
 
+def _factors(hook, runner):
+    """The factor the hook sets at each iteration of ``runner``'s training."""
+    hook.before_train(runner)
+    seen = []
+    for it in range(runner.max_iters):
+        runner.iter = it
+        hook.before_train_iter(runner, it)
+        seen.append(runner.model.distill_loss_scale)
+    return seen
+
+
 def test_hook_sets_the_scale_from_the_iteration():
     from kd_plugins.engine import KDLossScheduleHook
     model = SimpleNamespace(distill_loss_scale=1.0)
     runner = SimpleNamespace(model=model, iter=0, max_iters=11, train_dataloader=[0] * 5,
                              message_hub=_Hub())
-    hook = KDLossScheduleHook(floor=0.2)
-    hook.before_train(runner)
-    seen = []
-    for it in range(11):
-        runner.iter = it
-        hook.before_train_iter(runner, it)
-        seen.append(model.distill_loss_scale)
+    seen = _factors(KDLossScheduleHook(floor=0.2), runner)
     assert seen[0] == 1.0 and seen[-1] == pytest.approx(0.2) and seen[5] == pytest.approx(0.6)
     assert all(a > b for a, b in zip(seen, seen[1:]))
     assert runner.message_hub.scalars['train/kd_scale'] == seen[-1]
@@ -57,26 +62,16 @@ def test_warmup_rises_from_zero_then_decays():
     # 3 epochs of 4 iterations; warm-up over 1.5 epochs = 6 iterations, decay over the rest
     runner = SimpleNamespace(model=model, iter=0, max_iters=12, max_epochs=3,
                              train_dataloader=[0] * 4, message_hub=_Hub())
-
-    def factors(hook):
-        hook.before_train(runner)
-        seen = []
-        for it in range(12):
-            runner.iter = it
-            hook.before_train_iter(runner, it)
-            seen.append(model.distill_loss_scale)
-        return seen
-
     # warm-up alone (floor 1): 0, 1/6, ..., 5/6, then 1 to the end
-    assert factors(KDLossScheduleHook(floor=1.0, warmup_epochs=1.5)) == pytest.approx(
+    assert _factors(KDLossScheduleHook(floor=1.0, warmup_epochs=1.5), runner) == pytest.approx(
         [0, 1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1, 1, 1, 1, 1, 1])
     # with a floor: the cosine runs over iterations 6..11 (progress (it - 6) / 5)
-    seen = factors(KDLossScheduleHook(floor=0.2, warmup_epochs=1.5))
+    seen = _factors(KDLossScheduleHook(floor=0.2, warmup_epochs=1.5), runner)
     assert seen[:7] == pytest.approx([0, 1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1])
     assert seen[11] == pytest.approx(0.2)
     assert seen[8] == pytest.approx(0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * 2 / 5)))
     # no warm-up: as before, 1 at the first iteration
-    assert factors(KDLossScheduleHook(floor=0.2, warmup_epochs=0))[0] == 1.0
+    assert _factors(KDLossScheduleHook(floor=0.2, warmup_epochs=0), runner)[0] == 1.0
 
 
 def test_hook_refuses_bad_settings_and_a_plain_detector():
