@@ -256,9 +256,14 @@ def test_written_configs_follow_the_schedule_and_input_size(tmp_path):
     assert ld.val_evaluator[0].ann_file == data.ann_files['val']
     assert ld.val_evaluator[1].type == 'DetPrecisionRecallMetric'
 
-    v5 = write_configs(str(tmp_path / 'v5'), data, 'yolov5', 's', 'n', ['ld', 'cwd_tatt'], 416,
-                       7, 9, '/x/t.pth')
+    v5 = write_configs(str(tmp_path / 'v5'), data, 'yolov5', 's', 'n',
+                       ['ld', 'cwd_tatt', 'ld_obj_kl'], 416, 7, 9, '/x/t.pth')
     base = Config.fromfile(v5['baseline'])
+    # --methods ld_obj_kl: the ld distiller but for the objectness KD's form
+    obj_kl, plain_ld = (Config.fromfile(v5[m]).model.distiller for m in ('ld_obj_kl', 'ld'))
+    assert obj_kl.distill_losses.loss_obj_kd.form == 'kl'
+    plain_ld.distill_losses.loss_obj_kd.form = 'kl'
+    assert obj_kl.to_dict() == plain_ld.to_dict()
     # attention from the teacher: projectors of this pair's widths, masks in the losses
     tatt = Config.fromfile(v5['cwd_tatt']).model.distiller
     assert (tatt.connectors.s0.student_channels, tatt.connectors.s0.teacher_channels) == (64, 128)
