@@ -247,6 +247,11 @@ def _loss(type_, **kw):
     return loss
 
 
+def _binary_kl(p, q):
+    """KL(p || q) of Bernoulli probabilities, elementwise, written out (= BCE(q; p) - H(p))."""
+    return p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()
+
+
 def _levels(b, per_anchor, sizes=(8, 4, 2), seed=0):
     g = torch.Generator().manual_seed(seed)
     return [torch.randn(b, 3 * per_anchor, s, s, generator=g) for s in sizes]
@@ -285,9 +290,7 @@ def test_cls_kd_gamma_extremes_and_value():
             continue
         za = a.view(2, 3, 3, *a.shape[2:]).permute(0, 1, 3, 4, 2)[m > 0] / 2
         zb = b.view(2, 3, 3, *b.shape[2:]).permute(0, 1, 3, 4, 2)[m > 0] / 2
-        p, q = torch.sigmoid(zb), torch.sigmoid(za)
-        kl = p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()  # binary KL = CE - H
-        total += 4 * kl.mean()
+        total += 4 * _binary_kl(torch.sigmoid(zb), torch.sigmoid(za)).mean()
     assert loss(s, t, GT).item() == pytest.approx((0.5 * 0.5 * total * 2).item(), rel=1e-4)
 
 
@@ -300,10 +303,8 @@ def test_obj_kd_epsilon_extremes_and_value():
     assert loss(s, t).item() == pytest.approx(expected.item(), rel=1e-5)
     # the KL form: binary KL(teacher || student) per element, the same weights
     loss = _loss('KDYOLOv5ObjKDLoss', epsilon=2., loss_weight=0.5, form='kl')
-    expected = 0
-    for w, a, b in zip([4., 1., 0.4], s, t):
-        p, q = b.sigmoid(), a.sigmoid()
-        expected += w * (p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()).mean()
+    expected = sum(w * _binary_kl(b.sigmoid(), a.sigmoid()).mean()
+                   for w, a, b in zip([4., 1., 0.4], s, t))
     assert loss(s, t).item() == pytest.approx((expected * 2. * 0.5 * 2).item(), rel=1e-5)
 
 
