@@ -48,9 +48,10 @@ FAMILIES = {
         # both budgets (docs/custom_dataset.md): CWD+attention first (ahead of LD at every seed
         # where both ran), then LD with its objectness KD as a KL divergence (ld_obj_kl), which
         # replaced LD in Huang et al.'s form ('ld': below the student alone at some seeds in four
-        # short-budget pothole runs; ld_obj_kl above it at every seed from those teachers and
-        # above LD on average wherever both ran); cwd (unmeasured on real data for YOLOv5),
-        # cwd_tatt, ld, ld_cwd_att, ld_cwd_att_parts, ld_full_labels: opt-in by name
+        # short-budget pothole runs; ld_obj_kl above it at every seed in each of its six runs,
+        # two from those teachers, and above LD on average wherever both ran); cwd (unmeasured
+        # on real data for YOLOv5), cwd_tatt, ld, ld_cwd_att, ld_cwd_att_parts, ld_full_labels:
+        # opt-in by name
         default_methods=('cwd_att', 'ld_obj_kl'),
         lr_times_batch=0.64),  # tools/distill.py's default lr x batch size (see default_lr)
     'yolov8': dict(
