@@ -43,15 +43,10 @@ FAMILIES = {
             'ld_full_labels': 'configs/ld/ld-full-labels_yolov5-s_yolov5-n_1xb8-30e_demo.py',
             'ld_obj_kl': 'configs/ld/ld-obj-kl_yolov5-s_yolov5-n_1xb8-30e_demo.py',
         },
-        # what tools/distill.py runs without --methods: the two YOLOv5 recipes that beat the
-        # student alone at every paired seed wherever they ran on real data, on both datasets at
-        # both budgets (docs/custom_dataset.md): CWD+attention first (ahead of LD at every seed
-        # where both ran), then LD with its objectness KD as a KL divergence (ld_obj_kl), which
-        # replaced LD in Huang et al.'s form ('ld': below the student alone at some seeds in four
-        # short-budget pothole runs; ld_obj_kl above it at every seed in each of its six runs,
-        # two from those teachers, and above LD on average wherever both ran); cwd (unmeasured
-        # on real data for YOLOv5), cwd_tatt, ld, ld_cwd_att, ld_cwd_att_parts, ld_full_labels:
-        # opt-in by name
+        # what tools/distill.py runs without --methods: the two YOLOv5 recipes above the student
+        # alone at every paired seed wherever they ran on real data, CWD+attention first; LD with
+        # the objectness KD as KL in place of Huang et al.'s form (docs/custom_dataset.md, "What
+        # became the default"); the others, ld included, opt-in by name
         default_methods=('cwd_att', 'ld_obj_kl'),
         lr_times_batch=0.64),  # tools/distill.py's default lr x batch size (see default_lr)
     'yolov8': dict(
