@@ -9,7 +9,8 @@
 #   python tools/train.py configs/cwd/cwd-teacher-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py
 # Measured on the demo (YOLOv5, seed 0) and on the hard hats (three paired seeds, 12-epoch
 # students, `tools/distill.py --methods cwd_tatt`): below the student alone at seed 0 there and
-# at two seeds of three here (docs/cwd.md, "YOLOv5 on the hard hats"); opt-in.
+# at two seeds of three here, at these weights and with --distill-share 0.3 (docs/cwd.md,
+# "YOLOv5 on the hard hats"); opt-in.
 _base_ = './cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py'
 
 model = dict(
