@@ -33,9 +33,12 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 
-DEMO = ['--family', 'yolov5', '--teacher', 's', '--student', 'n', '--methods', 'cwd_att',
-        'ld_obj_kl', '--epochs', '10', '--teacher-epochs', '14', '--img-size', '256', '--lr',
-        '0.08', '--seeds', '0', '--precision', 'fastest']
+from kd_plugins.recipe import FAMILIES  # noqa: E402
+
+# the demo runs the family's default methods, so that it shows what tools/distill.py does
+DEMO = ['--family', 'yolov5', '--teacher', 's', '--student', 'n', '--methods',
+        *FAMILIES['yolov5']['default_methods'], '--epochs', '10', '--teacher-epochs', '14',
+        '--img-size', '256', '--lr', '0.08', '--seeds', '0', '--precision', 'fastest']
 
 
 def parse_args(argv=None):
