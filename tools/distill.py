@@ -306,6 +306,21 @@ def out_relative(settings: dict, config: str) -> dict:
         json.dumps(root + os.sep)[1:-1], '{out}/'))
 
 
+# the record's entry of the seed a run was trained with (``randomness.seed``, given on the command
+# line, not in the config): recorded, not compared, so that the teacher (trained with the first
+# of ``--seeds``) is re-used by a command whose seeds begin with another one, and says so
+SEED_KEY = 'seed'
+
+
+def recorded_seed(record: str):
+    """The seed in the settings record ``record`` (None: no record, or one from before the
+    seed was recorded)."""
+    if not osp.isfile(record):
+        return None
+    with open(record) as f:
+        return json.load(f).get(SEED_KEY)
+
+
 def settings_changes(before: dict, now: dict) -> list:
     """``'key: old -> new'`` for each setting that differs (absent: ``-``; a value longer than
     60 characters, such as a pipeline, is cut with ``...``)."""
@@ -386,14 +401,18 @@ def train(config: str, work_dir: str, label: str, epochs: int, seed: int, flags:
     (:func:`check_settings`); the final checkpoint."""
     check_settings(config, work_dir, label, flags, extra)
     ckpt = final_checkpoint(work_dir, epochs)
-    if ckpt:
-        print(f'    {label}: trained before, {ckpt}', flush=True)
-        return ckpt
     record = osp.join(work_dir, SETTINGS_FILE)
+    if ckpt:
+        before = recorded_seed(record)
+        other = ('' if before in (None, seed) else
+                 f' (with seed {before}, not {seed}: re-used as it is; --out for a new one)')
+        print(f'    {label}: trained before, {ckpt}{other}', flush=True)
+        return ckpt
     if not osp.isfile(record):
         os.makedirs(work_dir, exist_ok=True)
         with open(record, 'w') as f:
-            json.dump(settings_of(config, list(flags), extra), f, indent=0, sort_keys=True)
+            json.dump({**settings_of(config, list(flags), extra), SEED_KEY: seed}, f, indent=0,
+                      sort_keys=True)
     resume = ['--resume'] if osp.isfile(osp.join(work_dir, 'last_checkpoint')) else []
     print(f'    {label}: training {"(resumed) " if resume else ""}{epochs} epochs; log '
           f'{osp.join(work_dir, "train.log")}', flush=True)

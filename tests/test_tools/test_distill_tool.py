@@ -697,7 +697,7 @@ def test_a_run_of_other_settings_is_neither_reused_nor_resumed(tmp_path):
     assert (aside / 'last_checkpoint').read_text() == 'x'
 
 
-def test_a_run_in_another_precision_is_neither_reused_nor_resumed(tmp_path, monkeypatch):
+def test_a_run_in_another_precision_is_neither_reused_nor_resumed(tmp_path, monkeypatch, capsys):
     """The record holds the tools/train.py flags that change the arithmetic (--amp, not the
     layout) and the --cfg-options of the run (the teacher's precision): a rerun with another
     --precision must not report the old runs as its own; records from before the flags are
@@ -724,12 +724,20 @@ def test_a_run_in_another_precision_is_neither_reused_nor_resumed(tmp_path, monk
     with open(work / tool.SETTINGS_FILE) as f:
         record = json.load(f)
     assert record[tool.FLAGS_KEY] == ['--amp'] and record['model.teacher_precision'] == 'auto'
+    assert record.pop(tool.SEED_KEY) == 0  # given on the command line, not in the config
     assert record == tool.settings_of(config, *bf16)
     del record[tool.FLAGS_KEY], record['model.teacher_precision']
     assert record == tool.settings_of(config)  # the config's settings besides
     # the same arithmetic in the ordinary layout: re-used, not trained again
     tool.train(config, str(work), 'ld seed 0', 1, 0, ['--amp'], bf16[1])
     assert len(launched) == 1
+    assert capsys.readouterr().out.rstrip().endswith('trained before, ' + str(work / 'epoch_1.pth'))
+    # the seed is recorded, not compared: a teacher of seed 0 is re-used by --seeds 1 0 2,
+    # and says so
+    tool.train(config, str(work), 'teacher', 1, 1, ['--amp'], bf16[1])
+    assert len(launched) == 1
+    assert 'trained before, ' + str(work / 'epoch_1.pth') + ' (with seed 0, not 1: re-used' \
+        in capsys.readouterr().out
     for flags, options, change in [
             ([], bf16[1], r"tools/train.py flags: \['--amp'\] -> \[\]"),
             (['--amp'], ['model.teacher_precision=fp32'], 'model.teacher_precision: auto -> fp32')]:
