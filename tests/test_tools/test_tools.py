@@ -195,3 +195,86 @@ def test_ld_sweep_refuses_a_config_without_temperature(tmp_path):
                        timeout=300)
     assert r.returncode != 0
     assert 'no distillation loss takes a temperature (losses: loss_cwd0, loss_cwd1' in r.stderr
+
+
+GLANCE = """# Doc
+
+### Every method at a glance
+
+Words.
+
+YOLOv5-S -> YOLOv5-N, words:
+
+| `--methods` | potholes, short | hard hats, short |
+|---|---|---|
+| `cwd_att` | b: +7.0 [+4.1, +9.1] 60 %; c: +8.8 [+8.2, +9.3] 68 % | g: +5.8 [+5.7, +6.0] 66 % |
+| `ld` (a form) | **b: -1.9 [-2.6, -1.5] -16 %**; c, fp32 students: +2.2 [+1.4, +3.5] 17 % | |
+| `ld_full_labels` | (one class: trains as `ld`) | |
+
+Runs: b: words; c: words.
+
+YOLOv8-S -> YOLOv8-N, words:
+
+| `--methods` | potholes, short | hard hats, short |
+|---|---|---|
+| `cwd` | | m: +5.2 [+3.4, +6.4] 46 % |
+
+### The next section
+
+| `x` | a |
+|---|---|
+| `ld` | z: +9.0 [+1.0, +9.9] 99 % |
+"""
+
+
+def test_plot_glance_reads_each_run_of_the_tables(tmp_path):
+    """Each entry of the glance tables is one run, with its column, letter, qualifier and the
+    signs kept; text in a cell that is not an entry and the next section are not read; an
+    entry whose mean lies outside its range is refused; the PNG is written."""
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+    try:
+        from plot_glance import read_glance
+    finally:
+        sys.path.pop(0)
+    entries = read_glance(GLANCE)
+    assert list(entries) == ['YOLOv5', 'YOLOv8']
+    v5 = [(e['method'], e['column'], e['run'], e['qualifier'], e['mean'], e['low'], e['high'],
+           e['share']) for e in entries['YOLOv5']]
+    assert v5 == [('cwd_att', 'potholes, short', 'b', '', 7.0, 4.1, 9.1, 60.0),
+                  ('cwd_att', 'potholes, short', 'c', '', 8.8, 8.2, 9.3, 68.0),
+                  ('cwd_att', 'hard hats, short', 'g', '', 5.8, 5.7, 6.0, 66.0),
+                  ('ld', 'potholes, short', 'b', '', -1.9, -2.6, -1.5, -16.0),
+                  ('ld', 'potholes, short', 'c', 'fp32 students', 2.2, 1.4, 3.5, 17.0)]
+    assert [(e['method'], e['column'], e['mean']) for e in entries['YOLOv8']] == [
+        ('cwd', 'hard hats, short', 5.2)]
+    with pytest.raises(ValueError, match=r'YOLOv8 cwd hard hats, short m: the mean 7.2 is not'):
+        read_glance(GLANCE.replace('+5.2 [+3.4', '+7.2 [+3.4'))
+    with pytest.raises(ValueError, match='no "### Every method at a glance" section'):
+        read_glance(GLANCE.replace('at a glance', 'elsewhere'))
+    doc = tmp_path / 'doc.md'
+    doc.write_text(GLANCE)
+    png = tmp_path / 'g.png'
+    r = subprocess.run([sys.executable, 'tools/analysis/plot_glance.py', str(doc), '--out',
+                        str(png)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith('6 runs of 2 families')
+    assert png.stat().st_size > 10000 and png.read_bytes()[:4] == b'\x89PNG'
+
+
+def test_the_glance_figure_reads_the_docs_tables():
+    """docs/custom_dataset.md's glance tables parse: every method of both families is there,
+    each family's default methods were measured on both real datasets."""
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+    try:
+        from plot_glance import read_glance
+    finally:
+        sys.path.pop(0)
+    from kd_plugins.recipe import FAMILIES
+    with open(osp.join(ROOT, 'docs', 'custom_dataset.md')) as f:
+        entries = read_glance(f.read())
+    for family, spec in FAMILIES.items():
+        es = entries[family.replace('yolo', 'YOLO')]
+        assert {e['method'] for e in es} == set(spec['methods']), family
+        for method in spec['default_methods']:
+            columns = {e['column'].split(',')[0] for e in es if e['method'] == method}
+            assert {'potholes', 'hard hats'} <= columns, (family, method)
