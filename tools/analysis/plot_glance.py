@@ -9,7 +9,8 @@ over the student alone of the same seed, [the smallest, the largest per-seed gai
 share of the teacher's lead closed. Draws one panel per family, one line per method: each run
 a bar from its smallest to its largest per-seed gain with a dot at its mean and the run's
 letter beside it, coloured by the table's column (dataset and budget), and the zero line: a
-bar that crosses it had a seed below the student alone. The figures come from the doc, so the picture cannot drift from it.
+bar that crosses it had a seed below the student alone. The figures come from the doc, so
+the picture cannot drift from it.
 """
 import argparse
 import os.path as osp
