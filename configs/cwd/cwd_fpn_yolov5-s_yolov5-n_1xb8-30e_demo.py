@@ -3,8 +3,9 @@
 # 2. Distil: python tools/train.py configs/cwd/cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py
 # At these weights, on the hard hats (`tools/distill.py --family yolov5 --methods cwd`, 12-epoch
 # students, three paired seeds) it fell below the student alone at two seeds of three, and at
-# every seed with --distill-share 0.3;
-# CWD+attention (cwd-att_...) held at every seed (docs/cwd.md, "YOLOv5 on the hard hats").
+# every seed with --distill-share 0.3; on the potholes below it at one seed of three (8-epoch
+# students); CWD+attention (cwd-att_...) held at every seed on both (docs/cwd.md, "YOLOv5 on
+# the hard hats", "YOLOv5 on the potholes").
 _base_ = ['../yolov5/yolov5_n-v61_fast_1xb8-30e_demo.py', './_base_/cwd_yolo_neck.py']
 
 student_channels = [64, 128, 256]  # YOLOv5-N neck outputs (widen 0.25)
