@@ -312,15 +312,6 @@ def out_relative(settings: dict, config: str) -> dict:
 SEED_KEY = 'seed'
 
 
-def recorded_seed(record: str):
-    """The seed in the settings record ``record`` (None: no record, or one from before the
-    seed was recorded)."""
-    if not osp.isfile(record):
-        return None
-    with open(record) as f:
-        return json.load(f).get(SEED_KEY)
-
-
 def settings_changes(before: dict, now: dict) -> list:
     """``'key: old -> new'`` for each setting that differs (absent: ``-``; a value longer than
     60 characters, such as a pipeline, is cut with ``...``)."""
@@ -349,17 +340,18 @@ def run_settings(settings: dict) -> dict:
             if k.split('.', 1)[0] in RUN_KEYS or k == FLAGS_KEY}
 
 
-def check_settings(config: str, work_dir: str, label: str, flags=(), cfg_options=()) -> None:
+def check_settings(config: str, work_dir: str, label: str, flags=(), cfg_options=()):
     """A run begun with other settings than ``config``, ``flags`` and ``cfg_options`` now
     give (another ``--distill-share``, ``--lr``, input size, teacher, recipe, ``--precision``)
     is neither re-used nor resumed: a finished one stops the command (its figures would be
     reported under the new settings), an unfinished one is moved aside and trained again.
     Only what the runner reads counts (:data:`RUN_KEYS`, and the flags but the layout ones).
     Runs of kd_plugins before the record are re-used as they are, and those recorded before
-    the flags whatever the flags are."""
+    the flags whatever the flags are. Returns the record of a run kept (None: no record, or
+    the run was moved aside)."""
     record = osp.join(work_dir, SETTINGS_FILE)
     if not osp.isfile(record):
-        return
+        return None
     with open(record) as f:
         before = out_relative(json.load(f), config)  # records before {out} had full paths
     now = (settings_of(config, list(flags), cfg_options) if FLAGS_KEY in before
@@ -368,7 +360,7 @@ def check_settings(config: str, work_dir: str, label: str, flags=(), cfg_options
         now = {k: v for k, v in now.items() if not k.endswith(' sha1')}
     changes = settings_changes(run_settings(before), run_settings(now))
     if not changes:
-        return
+        return before
     shown = '; '.join(changes[:6]) + (f'; and {len(changes) - 6} more'
                                       if len(changes) > 6 else '')
     if final_checkpoint(work_dir, before.get('train_cfg.max_epochs', 0)):
@@ -379,6 +371,7 @@ def check_settings(config: str, work_dir: str, label: str, flags=(), cfg_options
     os.rename(work_dir, aside)
     print(f'    {label}: begun with other settings ({shown}): that unfinished run is moved to '
           f'{aside} and trained again', flush=True)
+    return None
 
 
 def distill_shares(configs: dict, methods) -> dict:
@@ -399,15 +392,15 @@ def train(config: str, work_dir: str, label: str, epochs: int, seed: int, flags:
     """Train ``config`` in ``work_dir`` (``tools/train.py`` with ``flags`` and ``--cfg-options``
     ``extra``), or re-use or resume the run there if it began with the same settings
     (:func:`check_settings`); the final checkpoint."""
-    check_settings(config, work_dir, label, flags, extra)
+    kept = check_settings(config, work_dir, label, flags, extra)
     ckpt = final_checkpoint(work_dir, epochs)
-    record = osp.join(work_dir, SETTINGS_FILE)
     if ckpt:
-        before = recorded_seed(record)
+        before = (kept or {}).get(SEED_KEY)  # None: a record from before the seed was in it
         other = ('' if before in (None, seed) else
                  f' (with seed {before}, not {seed}: re-used as it is; --out for a new one)')
         print(f'    {label}: trained before, {ckpt}{other}', flush=True)
         return ckpt
+    record = osp.join(work_dir, SETTINGS_FILE)
     if not osp.isfile(record):
         os.makedirs(work_dir, exist_ok=True)
         with open(record, 'w') as f:

@@ -227,15 +227,21 @@ YOLOv8-S -> YOLOv8-N, words:
 """
 
 
+def _plot_glance():
+    """tools/analysis/plot_glance.py as a module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'plot_glance', osp.join(ROOT, 'tools', 'analysis', 'plot_glance.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_plot_glance_reads_each_run_of_the_tables(tmp_path):
     """Each entry of the glance tables is one run, with its column, letter, qualifier and the
     signs kept; text in a cell that is not an entry and the next section are not read; an
     entry whose mean lies outside its range is refused; the PNG is written."""
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-    try:
-        from plot_glance import read_glance
-    finally:
-        sys.path.pop(0)
+    read_glance = _plot_glance().read_glance
     entries = read_glance(GLANCE)
     assert list(entries) == ['YOLOv5', 'YOLOv8']
     v5 = [(e['method'], e['column'], e['run'], e['qualifier'], e['mean'], e['low'], e['high'],
@@ -264,11 +270,7 @@ def test_plot_glance_reads_each_run_of_the_tables(tmp_path):
 def test_the_glance_figure_reads_the_docs_tables():
     """docs/custom_dataset.md's glance tables parse: every method of both families is there,
     each family's default methods were measured on both real datasets."""
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-    try:
-        from plot_glance import read_glance
-    finally:
-        sys.path.pop(0)
+    read_glance = _plot_glance().read_glance
     from kd_plugins.recipe import FAMILIES
     with open(osp.join(ROOT, 'docs', 'custom_dataset.md')) as f:
         entries = read_glance(f.read())

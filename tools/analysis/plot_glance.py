@@ -13,12 +13,8 @@ bar that crosses it had a seed below the student alone. The figures come from th
 the picture cannot drift from it.
 """
 import argparse
-import os.path as osp
 import re
-import sys
 from typing import Dict, List
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 SECTION = '### Every method at a glance'
 NUMBER = r'([+-]?\d+(?:\.\d+)?)'
