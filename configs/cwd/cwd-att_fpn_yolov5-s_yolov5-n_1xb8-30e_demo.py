@@ -7,7 +7,17 @@
 #   python tools/train.py configs/cwd/cwd-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py
 _base_ = './cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py'
 
+# The distillation kept at half of the total loss by one automatic factor
+# (KDYOLOTeacherDistill.distill_share; the configured weights above gave it 0.37-0.48 on average,
+# falling to about 0.3 by the end). Project's choice from docs/cwd.md ("At 0.5 of the loss"),
+# three paired seeds per run against the student alone and the configured weights: ahead of
+# the configured weights on average in every run (hard hats at 12 and 16 epochs, potholes,
+# the demo) and above the student alone at every seed; not ahead at every seed (-0.3 on the
+# potholes, -0.6 on the 16-epoch hard hats). `--distill-share 0` (tools/distill.py) or
+# `--cfg-options model.distill_share=None` gives the configured weights back.
+cwd_att_yolov5_distill_share = 0.5
 model = dict(
+    distill_share=cwd_att_yolov5_distill_share,
     distiller=dict(
         connectors={
             f's{i}': [  # MMRazor applies a list of connectors in order

@@ -869,16 +869,17 @@ def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
                                                  methods, 64, 1, 1, '/x/t.pth', **kw), methods)
 
     default = shares('v5')
-    assert default == {'cwd': None, 'cwd_att': None, 'ld': 0.3, 'ld_cwd_att': 0.3}
-    assert tool.share_words(default) == ('cwd as configured, cwd_att as configured, ld 0.3, '
+    # YOLOv5 CWD+attention at 0.5 of the loss (its config), plain CWD at its weights
+    assert default == {'cwd': None, 'cwd_att': 0.5, 'ld': 0.3, 'ld_cwd_att': 0.3}
+    assert tool.share_words(default) == ('cwd as configured, cwd_att 0.5, ld 0.3, '
                                          'ld_cwd_att 0.3')
     assert shares('off', distill_share=0) == dict.fromkeys(methods)
     assert shares('given', distill_share=0.25) == dict.fromkeys(methods, 0.25)
     assert shares('v8', 'yolov8') == dict(default, cwd=0.3, cwd_att=0.3)
     args = argparse.Namespace(distill_share=None)
     assert _share_words(args, default) == (
-        'distillation kept at a share of the total loss (`distill_share`): ld 0.3, '
-        'ld_cwd_att 0.3; cwd, cwd_att at the configured loss weights; ')
+        'distillation kept at a share of the total loss (`distill_share`): cwd_att 0.5, '
+        'ld 0.3, ld_cwd_att 0.3; cwd at the configured loss weights; ')
     assert _share_words(args, dict.fromkeys(methods)) == \
         'every distillation at its configured loss weights; '
     assert _share_words(argparse.Namespace(distill_share=0.25), None) == \
