@@ -8,7 +8,7 @@
 _base_ = './cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py'
 
 # The distillation kept at half of the total loss by one automatic factor
-# (KDYOLOTeacherDistill.distill_share; the configured weights above gave it 0.37-0.48 on average,
+# (KDYOLOTeacherDistill.distill_share; the base's loss weights gave it 0.37-0.48 on average,
 # falling to about 0.3 by the end). Project's choice from docs/cwd.md ("At 0.5 of the loss"),
 # three paired seeds per run against the student alone and the configured weights: ahead of
 # the configured weights on average in every run (hard hats at 12 and 16 epochs, potholes,

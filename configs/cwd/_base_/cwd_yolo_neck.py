@@ -35,6 +35,6 @@ cwd_distiller = dict(
 # do. Project's choice from docs/cwd.md, three paired seeds on potholes against the student
 # alone: CWD+attention +7.8 points mAP50-95 at 0.3 against +1.4 at the configured weights, plain
 # CWD +6.8 against +2.2 (one seed below its baseline there); 0.3 was ahead at every seed of both.
-# YOLOv5 (whose losses do not grow with the batch) and the COCO configs keep the weights, but
+# YOLOv5 (whose losses do not grow with the batch) and the COCO configs keep the weights, except
 # YOLOv5 CWD+attention, which keeps 0.5 (see cwd-att_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py).
 cwd_yolov8_distill_share = 0.3
