@@ -15,9 +15,8 @@ _base_ = './cwd_fpn_yolov5-s_yolov5-n_1xb8-30e_demo.py'
 # the demo) and above the student alone at every seed; not ahead at every seed (-0.3 on the
 # potholes, -0.6 on the 16-epoch hard hats). `--distill-share 0` (tools/distill.py) or
 # `--cfg-options model.distill_share=None` gives the configured weights back.
-cwd_att_yolov5_distill_share = 0.5
 model = dict(
-    distill_share=cwd_att_yolov5_distill_share,
+    distill_share=0.5,
     distiller=dict(
         connectors={
             f's{i}': [  # MMRazor applies a list of connectors in order
