@@ -100,6 +100,8 @@ def method_rows(runs: Sequence[dict], split: str, methods: Sequence[str]) -> Lis
         row['gap_closed'] = gap or ''
         row['verdict'] = ('' if method == 'baseline' else teacher_verdict(diffs)
                           if method == 'teacher' else verdict(diffs, base_vals['mAP50-95']))
+        logged = [r['kd_share'] for r in group if r.get('kd_share') is not None]
+        row['kd_share'] = round(statistics.mean(logged), 3) if logged else None
         first = group[0]
         row.update(params_M=first.get('params_M'), FLOPs_G=first.get('FLOPs_G'),
                    img_per_s=first.get('images_per_s'),
@@ -203,6 +205,16 @@ def save_chosen_student(runs: Sequence[dict], methods: Sequence[str], out: str,
             + '; `student/chosen.json` says which run it is).')
 
 
+def logged_share(log: Sequence[dict]) -> Optional[float]:
+    """The distillation's share of the total loss over a training log (``scalar_log``
+    records): the mean of the ``kd_share`` every logged training step records, None where no
+    step records one (a teacher, a student alone). Not the same as a ``distill_share`` target:
+    the running means behind ``kd_balance`` trail a distillation loss that falls faster than the
+    student's (docs/ld.md)."""
+    values = [x['kd_share'] for x in log if 'kd_share' in x and 'loss' in x]
+    return round(statistics.mean(values), 4) if values else None
+
+
 def _median(values) -> Optional[float]:
     values = [v for v in values if v is not None]
     return round(statistics.median(values), 3) if values else None
@@ -240,6 +252,7 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
         log = [] if r.get('given') else scalar_log(r['work_dir'])  # a given teacher: none
         times = [x['time'] for x in log if 'time' in x and 'loss' in x]
         r['train_s_per_iter'] = statistics.median(times) if times else None
+        r['kd_share'] = logged_share(log)
         r['curves'] = training_curves(log)
         wall = osp.join(r['work_dir'], 'train_wall_s.txt')
         r['train_wall_s'] = float(open(wall).read()) if osp.isfile(wall) else None
@@ -266,7 +279,10 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
                   'mAP: mean [min, max] over seeds; d_mAP50-95_points: method minus baseline '
                   'of the same seed, mean (per seed; the teacher\'s row: its lead over the '
                   'baseline of each seed); gap_closed: the mean difference as a '
-                  'share of the teacher\'s lead over the baseline; params, FLOPs (one '
+                  'share of the teacher\'s lead over the baseline; kd_share: the '
+                  'distillation\'s share of the training loss as the log records it, mean '
+                  'over the steps and seeds (it trails a `distill_share` target, docs/ld.md); '
+                  'params, FLOPs (one '
                   f'{args.img_size}x{args.img_size} image), images/s at batch 1 on this '
                   'machine (PyTorch; onnx: onnxruntime on the end-to-end ONNX export, '
                   f'{args.img_size}x{args.img_size} inputs) and training s/iter are per model.',
@@ -277,13 +293,14 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
         writer.writeheader()
         writer.writerows(csv_rows)
     run_keys = ['method', 'seed', 'val_mAP50', 'val_mAP50-95', 'test_mAP50', 'test_mAP50-95',
-                'train_s_per_iter', 'train_wall_s', 'work_dir']
+                'kd_share', 'train_s_per_iter', 'train_wall_s', 'work_dir']
     with open(osp.join(out, 'runs.csv'), 'w', newline='') as f:
         writer = csv.DictWriter(f, run_keys)
         writer.writeheader()
         for r in runs:
             row = dict(method=r['method'], seed=r['seed'], work_dir=r['work_dir'],
-                       train_s_per_iter=r['train_s_per_iter'], train_wall_s=r['train_wall_s'])
+                       kd_share=r['kd_share'], train_s_per_iter=r['train_s_per_iter'],
+                       train_wall_s=r['train_wall_s'])
             for split in ('val', 'test'):
                 for name, key in METRICS:
                     row[f'{split}_{name}'] = r[split][key] if split in r else None

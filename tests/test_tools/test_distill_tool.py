@@ -317,6 +317,9 @@ def test_the_whole_command_on_a_yolo_export(yolo_run):
     with open(osp.join(out, 'runs.csv')) as f:
         runs = {row['method']: row for row in csv.DictReader(f)}
     assert sorted(runs) == ['baseline', 'ld', 'teacher']
+    # the logged share of the loss: the distillation's runs only
+    assert runs['teacher']['kd_share'] == runs['baseline']['kd_share'] == ''
+    assert 0 < float(runs['ld']['kd_share']) < 1
     for method, row in runs.items():
         work = osp.join(out, 'runs', method) if method == 'teacher' else osp.join(
             out, 'runs', method, 'seed0')
@@ -550,6 +553,7 @@ def test_report_rows_by_hand():
         return dict(method=method, seed=seed, val={'coco/bbox_mAP': m, 'coco/bbox_mAP_50': 2 * m})
     runs = [run('teacher', 0, 0.30), run('baseline', 0, 0.10), run('baseline', 1, 0.14),
             run('ld', 0, 0.12), run('ld', 1, 0.15), run('cwd', 0, 0.09), run('cwd', 1, 0.16)]
+    runs[3]['kd_share'], runs[4]['kd_share'] = 0.2, 0.3
     rows = {r['method']: r for r in method_rows(runs, 'val', ['ld', 'cwd'])}
     assert rows['baseline (no KD)']['mAP50-95'] == '0.120 [0.100, 0.140]'
     ld = rows['LD']
@@ -560,6 +564,9 @@ def test_report_rows_by_hand():
                              "baseline's own seed spread (4.0 points)")
     assert rows['CWD']['d_mAP50-95_points'] == '+0.5 (-1.0, +2.0)'
     assert rows['CWD']['verdict'] == 'within the seed spread: not better at every seed'
+    # the logged share: the mean of the runs' means; none for runs that log none
+    assert ld['kd_share'] == 0.25 and rows['CWD']['kd_share'] is None
+    assert rows['teacher']['kd_share'] is None and rows['baseline (no KD)']['kd_share'] is None
     # the teacher's row: its lead over each seed's baseline
     assert rows['teacher']['d_mAP50-95_points'] == '+18.0 (+20.0, +16.0)'
     assert rows['teacher']['verdict'] == '18.0 points above the students alone'
@@ -569,6 +576,19 @@ def test_report_rows_by_hand():
     assert teacher['verdict'] == ('only 4.0 points above the students alone: little to teach '
                                   '(under 5); train it longer (--teacher-epochs) or use a '
                                   'larger one')
+
+
+def test_logged_share_reads_training_steps_only():
+    """The report's kd_share of one run: the mean over the training records that log it;
+    validation records and steps without a distillation do not count."""
+    from kd_plugins.report import logged_share
+    log = [dict(loss=3.0, kd_share=0.28, kd_balance=0.4, step=10),
+           dict(loss=2.0, kd_share=0.22, step=20),
+           {'coco/bbox_mAP': 0.1, 'kd_share': 0.9, 'step': 1},  # not a training step
+           dict(loss=1.5, kd_share=0.10, step=30)]
+    assert abs(logged_share(log) - 0.2) < 1e-9
+    assert logged_share([dict(loss=3.0, step=10), {'coco/bbox_mAP': 0.1}]) is None
+    assert logged_share([]) is None
 
 
 def test_the_student_to_use_is_never_one_below_its_baseline_at_a_seed():

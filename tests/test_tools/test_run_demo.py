@@ -47,6 +47,9 @@ def test_run_demo_tiny(tmp_path):
         assert float(x['img_per_s']) > 0 and float(x['train_s_per_iter']) > 0
         assert float(x['onnx_img_per_s']) > 0  # onnxruntime on the end-to-end export
         assert float(x['FLOPs_G']) > 0
+    # the share of the loss each distillation's log records (none for the models alone)
+    assert [x['kd_share'] for x in rows[:2]] == ['', '']
+    assert all(0 < float(x['kd_share']) < 1 for x in rows[2:])
 
     # the exported students are plain MMYOLO checkpoints (no teacher / distiller keys)
     for key in ('cwd_att', 'ld_obj_kl'):
