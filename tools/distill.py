@@ -167,14 +167,18 @@ def _progress(line: str, state: dict, label: str, epochs: int) -> None:
                   line)
     if m:
         state.update(epoch=int(m.group(1)), eta=m.group(4), loss=float(m.group(5)))
+        share = re.search(r'\skd_share: ([\d.]+)', line)  # a distillation's share of the loss
+        if share:
+            state['share'] = float(share.group(1))
     m_val = re.search(r'Epoch\(val\)\s+\[(\d+)\].*?coco/bbox_mAP: ([\d.]+)\s+'
                       r'coco/bbox_mAP_50: ([\d.]+)', line)
     if m_val:
         state['val'] = f'val mAP50-95 {m_val.group(2)}, mAP50 {m_val.group(3)}'
     if not (m or m_val) or 'epoch' not in state:
         return
-    text = (f'    {label}: epoch {state["epoch"]}/{epochs}, loss {state["loss"]:.3f}, eta '
-            f'{state["eta"]}' + (f', {state["val"]}' if 'val' in state else ''))
+    text = (f'    {label}: epoch {state["epoch"]}/{epochs}, loss {state["loss"]:.3f}, '
+            + (f'kd_share {state["share"]:.2f}, ' if 'share' in state else '')
+            + f'eta {state["eta"]}' + (f', {state["val"]}' if 'val' in state else ''))
     if sys.stdout.isatty():
         print('\r' + text.ljust(state.get('width', 0)), end='', flush=True)
         state['width'] = len(text)

@@ -516,6 +516,13 @@ def test_progress_in_a_log_file_is_a_line_per_epoch_and_per_validation(capsys):
         '    teacher: epoch 1/10, loss 1.900, eta 0:19:00',
         '    teacher: epoch 1/10, loss 1.900, eta 0:19:00, val mAP50-95 0.0120, mAP50 0.0410',
         '    teacher: epoch 2/10, loss 1.800, eta 0:18:00, val mAP50-95 0.0120, mAP50 0.0410']
+    # a distillation's line says its share of the loss, as the MMEngine line logs it
+    state = {}
+    tool._progress(lines[0].replace('loss_cls: 0.0000', 'loss_cls: 0.0000  distill.loss_ld: '
+                                    '0.8071  kd_share: 0.2703  kd_balance: 0.4101'),
+                   state, 'ld seed 0', 10)
+    assert capsys.readouterr().out == ('    ld seed 0: epoch 1/10, loss 1.900, kd_share 0.27, '
+                                       'eta 0:19:00\n')
 
 
 def test_the_teachers_lead_is_said_once_the_first_baseline_is_trained(tmp_path):
