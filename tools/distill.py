@@ -100,7 +100,8 @@ def parse_args(argv=None):
                         '(0, 1), by one automatic factor (KDYOLOTeacherDistill.distill_share; '
                         'docs/cwd.md); 0: every method\'s loss weights as configured; '
                         'default: each method\'s config (0.3 for LD in both families and for '
-                        'YOLOv8\'s CWD methods, 0.5 for YOLOv5\'s CWD+attention, measured in '
+                        'YOLOv8\'s CWD methods, 0.5 for YOLOv5\'s CWD+attention and LD with '
+                        'the objectness KD as KL (ld_obj_kl), measured in '
                         'docs/custom_dataset.md and docs/cwd.md; YOLOv5\'s plain and '
                         'teacher-attention CWD their loss weights)')
     parser.add_argument('--warmup-epochs', type=int, default=1, help='learning-rate warm-up')

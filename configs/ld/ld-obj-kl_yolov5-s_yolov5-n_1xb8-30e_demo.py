@@ -9,4 +9,12 @@
 # 2. Distil: python tools/train.py configs/ld/ld-obj-kl_yolov5-s_yolov5-n_1xb8-30e_demo.py
 _base_ = ['./ld_yolov5-s_yolov5-n_1xb8-30e_demo.py']
 
-model = dict(distiller=dict(distill_losses=dict(loss_obj_kd=dict(form='kl'))))
+# The distillation kept at half of the total loss (the ld config's is 0.3). Project's choice
+# from three paired seeds per run against 0.3 from the same teacher and students alone
+# (docs/custom_dataset.md, "What became the default"): ahead on average on the potholes and on
+# the demo on two processors, level on the hard hats, above the student alone at every seed in
+# every run. `--distill-share 0.3` (tools/distill.py) or `--cfg-options model.distill_share=0.3`
+# gives the ld config's share back.
+model = dict(
+    distill_share=0.5,
+    distiller=dict(distill_losses=dict(loss_obj_kd=dict(form='kl'))))

@@ -878,8 +878,8 @@ def test_a_copied_output_folder_converts_its_data_again_into_itself(tmp_path, ca
 
 def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
     """LD of both families (and LD + CWD+attention, which inherits it) and YOLOv8's CWD
-    methods keep the distillation at 0.3 of the loss by default; YOLOv5's CWD methods keep
-    their loss weights; --distill-share 0 turns the share off everywhere; the stage line and
+    methods keep the distillation at 0.3 of the loss by default, YOLOv5's CWD+attention and LD
+    with the objectness KD as KL at 0.5; YOLOv5's plain CWD keeps its loss weights; --distill-share 0 turns the share off everywhere; the stage line and
     the report say which is which."""
     import argparse
 
@@ -903,6 +903,10 @@ def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
     assert shares('off', distill_share=0) == dict.fromkeys(methods)
     assert shares('given', distill_share=0.25) == dict.fromkeys(methods, 0.25)
     assert shares('v8', 'yolov8') == dict(default, cwd=0.3, cwd_att=0.3)
+    # YOLOv5 LD with the objectness KD as KL (a default method) at 0.5, the ld config's 0.3 below
+    kl = tool.distill_shares(write_configs(str(tmp_path / 'kl'), data, 'yolov5', 's', 'n',
+                                           ['ld_obj_kl'], 64, 1, 1, '/x/t.pth'), ['ld_obj_kl'])
+    assert kl == {'ld_obj_kl': 0.5}
     args = argparse.Namespace(distill_share=None)
     assert _share_words(args, default) == (
         'distillation kept at a share of the total loss (`distill_share`): cwd_att 0.5, '
