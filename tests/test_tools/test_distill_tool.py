@@ -879,8 +879,9 @@ def test_a_copied_output_folder_converts_its_data_again_into_itself(tmp_path, ca
 def test_distillation_share_defaults_and_what_the_log_and_report_say(tmp_path):
     """LD of both families (and LD + CWD+attention, which inherits it) and YOLOv8's CWD
     methods keep the distillation at 0.3 of the loss by default, YOLOv5's CWD+attention and LD
-    with the objectness KD as KL at 0.5; YOLOv5's plain CWD keeps its loss weights; --distill-share 0 turns the share off everywhere; the stage line and
-    the report say which is which."""
+    with the objectness KD as KL at 0.5; YOLOv5's plain CWD keeps its loss weights;
+    --distill-share 0 turns the share off everywhere; the stage line and the report say which
+    is which."""
     import argparse
 
     from kd_plugins.datasets.layouts import prepare_dataset
