@@ -386,7 +386,8 @@ def test_scale_student_label_loss_false_keeps_the_label_weight(tmp_path):
 
 def test_objectness_kl_config_changes_the_objectness_kd_form_only():
     """configs/ld/ld-obj-kl_... (`tools/distill.py --methods ld_obj_kl`): the objectness KD in
-    its KL form, at the weight the ld config gives it; everything else is the ld config's."""
+    its KL form, at the weight the ld config gives it, and the distillation at 0.5 of the loss
+    (the ld config's 0.3); everything else is the ld config's."""
     cfg = Config.fromfile('configs/ld/ld-obj-kl_yolov5-s_yolov5-n_1xb8-30e_demo.py')
     cfg.model.teacher_ckpt = None
     ld = Config.fromfile('configs/ld/ld_yolov5-s_yolov5-n_1xb8-30e_demo.py')
@@ -395,7 +396,9 @@ def test_objectness_kl_config_changes_the_objectness_kd_form_only():
     obj_kd = algo.distiller.distill_losses['loss_obj_kd']
     assert obj_kd.form == 'kl' and obj_kd.epsilon == 1.0
     assert obj_kd.loss_weight == pytest.approx(algo.student.bbox_head.loss_obj.loss_weight)
+    assert (cfg.model.distill_share, ld.model.distill_share) == (0.5, 0.3)
     ld.model.distiller.distill_losses.loss_obj_kd.form = 'kl'
+    ld.model.distill_share = 0.5
     ld.model.teacher_ckpt = None
     assert cfg.model.to_dict() == ld.model.to_dict()
 
