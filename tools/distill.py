@@ -2,7 +2,7 @@
 students and the evidence out.
 
     python tools/distill.py DATA [--family yolov8] [--teacher s] [--student n]
-        [--methods cwd cwd_att ld (YOLOv5: cwd_att ld_obj_kl)] [--epochs 30] [--teacher-epochs 60]
+        [--methods cwd_att ld (YOLOv5: cwd_att ld_obj_kl)] [--epochs 30] [--teacher-epochs 60]
         [--img-size 320] [--batch-size 8] [--seeds 0 1 2] [--teacher-ckpt CKPT]
         [--out results/distill/NAME]
 
