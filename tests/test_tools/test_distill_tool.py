@@ -199,17 +199,19 @@ def test_configs_only_writes_and_checks_without_training(tmp_path):
     assert 'train: 6 images load and check' in r.stdout
     assert 'precision: fp32: every model trains in fp32, teachers run in fp32' in r.stdout
     lines = [ln for ln in r.stdout.splitlines() if 'tools/train.py' in ln]
-    assert len(lines) == 5 and all(ln.endswith('randomness.seed=3') for ln in lines)
+    # teacher, baseline and YOLOv8's two default methods (CWD+attention, LD)
+    assert len(lines) == 4 and all(ln.endswith('randomness.seed=3') for ln in lines)
     # what the trainings would be given: the distillations their teacher's precision
     teacher_fp32 = '--cfg-options model.teacher_precision=fp32 randomness.seed=3'
     assert [ln.split('--work-dir ')[1].split(' ', 1)[1] for ln in lines] == [
-        '--cfg-options randomness.seed=3'] * 2 + [teacher_fp32] * 3
+        '--cfg-options randomness.seed=3'] * 2 + [teacher_fp32] * 2
     assert '--amp' not in r.stdout
     assert not osp.isdir(str(tmp_path / 'o' / 'runs'))
     from mmengine.config import Config
     configs = tmp_path / 'o' / 'configs'
-    for method in ('cwd', 'cwd_att', 'ld'):  # every distillation, and only they
+    for method in ('cwd_att', 'ld'):  # every distillation, and only they
         assert Config.fromfile(str(configs / f'{method}.py')).model.distill_share == 0.25
+    assert not (configs / 'cwd.py').exists()  # plain CWD: opt-in by name
     assert 'distill_share' not in Config.fromfile(str(configs / 'baseline.py')).model
 
 
