@@ -257,6 +257,9 @@ def test_plot_glance_reads_each_run_of_the_tables(tmp_path):
         read_glance(GLANCE.replace('+5.2 [+3.4', '+7.2 [+3.4'))
     with pytest.raises(ValueError, match='no "### Every method at a glance" section'):
         read_glance(GLANCE.replace('at a glance', 'elsewhere'))
+    # one row per run, a blank row between methods, each method's tick in its block's middle
+    ys, ticks, methods = _plot_glance().layout(entries['YOLOv5'])
+    assert (ys, ticks, methods) == ([0, 1, 2, 4, 5], [1.0, 4.5], ['cwd_att', 'ld'])
     doc = tmp_path / 'doc.md'
     doc.write_text(GLANCE)
     png = tmp_path / 'g.png'

@@ -6,11 +6,11 @@ Reads each table of that section (one per family: the paragraph above it names t
 whose cells hold one entry per run of three paired seeds, ``b: +7.0 [+4.1, +9.1] 60 %``: the
 run's letter and an optional qualifier before the colon, then the mean gain in mAP50-95 points
 over the student alone of the same seed, [the smallest, the largest per-seed gain] and the
-share of the teacher's lead closed. Draws one panel per family, one line per method: each run
-a bar from its smallest to its largest per-seed gain with a dot at its mean and the run's
-letter beside it, coloured by the table's column (dataset and budget), and the zero line: a
-bar that crosses it had a seed below the student alone. The figures come from the doc, so
-the picture cannot drift from it.
+share of the teacher's lead closed. Draws one panel per family, a block of rows per method,
+one row per run: a bar from its smallest to its largest per-seed gain with a dot at its mean
+and the run's letter beside it, coloured by the table's column (dataset and budget), and the
+zero line: a bar that crosses it had a seed below the student alone. The figures come from
+the doc, so the picture cannot drift from it.
 """
 import argparse
 import re
@@ -63,6 +63,21 @@ def read_glance(text: str) -> Dict[str, List[dict]]:
     return out
 
 
+def layout(es: List[dict]):
+    """Rows of one family's panel: ``(ys, ticks, methods)``, ``ys[i]`` the row of ``es[i]``,
+    one row per run in the methods' order of first appearance, a blank row between methods (a
+    method with many runs gets the room for them), ``ticks[k]`` the middle of method k's rows."""
+    methods = list(dict.fromkeys(e['method'] for e in es))
+    ys, ticks, y = [None] * len(es), [], 0
+    for method in methods:
+        mine = [i for i, e in enumerate(es) if e['method'] == method]
+        ticks.append(y + (len(mine) - 1) / 2)
+        for i in mine:
+            ys[i], y = y, y + 1
+        y += 1
+    return ys, ticks, methods
+
+
 def plot_glance(entries: Dict[str, List[dict]], path: str) -> None:
     """One panel per family (:func:`read_glance`), written to ``path``."""
     import matplotlib
@@ -71,23 +86,21 @@ def plot_glance(entries: Dict[str, List[dict]], path: str) -> None:
 
     columns = list(dict.fromkeys(e['column'] for es in entries.values() for e in es))
     colours = dict(zip(columns, plt.rcParams['axes.prop_cycle'].by_key()['color']))
-    heights = [len({e['method'] for e in es}) for es in entries.values()]
-    fig, axes = plt.subplots(len(entries), 1, figsize=(9, 1.2 + 0.9 * sum(heights)),
+    # one row per run, a blank row between methods: a method with many runs gets the room
+    heights = [len(es) + len({e['method'] for e in es}) for es in entries.values()]
+    fig, axes = plt.subplots(len(entries), 1, figsize=(9, 1.2 + 0.17 * sum(heights)),
                              gridspec_kw=dict(height_ratios=heights), squeeze=False,
                              sharex=True)
     for ax, (family, es) in zip(axes[:, 0], entries.items()):
-        methods = list(dict.fromkeys(e['method'] for e in es))
-        for i, method in enumerate(methods):
-            mine = [e for e in es if e['method'] == method]
-            for j, e in enumerate(mine):
-                y = i + (j + 0.5) / len(mine) * 0.8 - 0.4
-                ax.plot([e['low'], e['high']], [y, y], color=colours[e['column']], lw=2)
-                ax.plot(e['mean'], y, 'o', color=colours[e['column']], ms=4)
-                label = e['run'] + (f", {e['qualifier']}" if e['qualifier'] else '')
-                ax.text(e['high'] + 0.1, y, label, fontsize=6, va='center')
+        ys, ticks, methods = layout(es)
+        for e, y in zip(es, ys):
+            ax.plot([e['low'], e['high']], [y, y], color=colours[e['column']], lw=2)
+            ax.plot(e['mean'], y, 'o', color=colours[e['column']], ms=4)
+            label = e['run'] + (f", {e['qualifier']}" if e['qualifier'] else '')
+            ax.text(e['high'] + 0.1, y, label, fontsize=6, va='center')
         ax.axvline(0, color='k', lw=0.8)
-        ax.set_yticks(range(len(methods)), methods)
-        ax.set_ylim(len(methods) - 0.5, -0.5)
+        ax.set_yticks(ticks, methods)
+        ax.set_ylim(max(ys) + 1, -1)
         ax.set_title(f'{family}-S -> {family}-N: per-seed gain over the student alone, '
                      'one bar per run of 3 seeds', fontsize=9)
         ax.grid(axis='x', alpha=0.3)
