@@ -104,6 +104,11 @@ def parse_args(argv=None):
                         'the objectness KD as KL (ld_obj_kl), measured in '
                         'docs/custom_dataset.md and docs/cwd.md; YOLOv5\'s plain and '
                         'teacher-attention CWD their loss weights)')
+    parser.add_argument('--distill-options', nargs='+', default=[], metavar='KEY=VALUE',
+                        help='config overrides for every distillation\'s training, as '
+                        'tools/train.py --cfg-options takes them (model.share_momentum=0.9, '
+                        'model.distiller.distill_losses.loss_ld.temperature=25); the teacher '
+                        'and the students alone train without them, so the seeds stay paired')
     parser.add_argument('--warmup-epochs', type=int, default=1, help='learning-rate warm-up')
     parser.add_argument('--val-interval', type=int, default=5,
                         help='validate (and checkpoint) every N epochs and after the last')
@@ -148,6 +153,9 @@ def parse_args(argv=None):
     if args.distill_share is not None and not 0 <= args.distill_share < 1:
         parser.error(f'--distill-share must be in (0, 1), or 0 for the configured loss '
                      f'weights, got {args.distill_share}')
+    bad = [o for o in args.distill_options if '=' not in o or o.startswith('=')]
+    if bad:
+        parser.error(f'--distill-options {bad}: each is KEY=VALUE')
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f'--seeds {args.seeds} repeats a seed')
     if not osp.isdir(args.data):
@@ -774,7 +782,8 @@ def main(argv=None):
 
     def cfg_options(method):  # a distillation's training is told its teacher's precision
         return [] if method == 'baseline' else [
-            'model.teacher_precision=' + ('fp32' if args.precision == 'fp32' else 'auto')]
+            'model.teacher_precision=' + ('fp32' if args.precision == 'fp32' else 'auto'),
+            *args.distill_options]
 
     if args.configs_only:  # the plan made here, not kept: the first training makes its own
         precision_words, flags = training_plan(args, configs)

@@ -194,15 +194,18 @@ def test_a_box_under_one_pixel_is_skipped_at_conversion(tmp_path):
 def test_configs_only_writes_and_checks_without_training(tmp_path):
     root = make_yolo(str(tmp_path / 'd'))
     r = _distill([root, '--out', str(tmp_path / 'o'), '--configs-only', '--seeds', '3',
-                  '--distill-share', '0.25', '--precision', 'fp32'], timeout=300)
+                  '--distill-share', '0.25', '--precision', 'fp32',
+                  '--distill-options', 'model.share_momentum=0.9'], timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'train: 6 images load and check' in r.stdout
     assert 'precision: fp32: every model trains in fp32, teachers run in fp32' in r.stdout
     lines = [ln for ln in r.stdout.splitlines() if 'tools/train.py' in ln]
     # teacher, baseline and YOLOv8's two default methods (CWD+attention, LD)
     assert len(lines) == 4 and all(ln.endswith('randomness.seed=3') for ln in lines)
-    # what the trainings would be given: the distillations their teacher's precision
-    teacher_fp32 = '--cfg-options model.teacher_precision=fp32 randomness.seed=3'
+    # what the trainings would be given: the distillations their teacher's precision and
+    # --distill-options, the teacher and the baseline neither
+    teacher_fp32 = ('--cfg-options model.teacher_precision=fp32 model.share_momentum=0.9 '
+                    'randomness.seed=3')
     assert [ln.split('--work-dir ')[1].split(' ', 1)[1] for ln in lines] == [
         '--cfg-options randomness.seed=3'] * 2 + [teacher_fp32] * 2
     assert '--amp' not in r.stdout
@@ -955,3 +958,23 @@ def test_default_learning_rate_follows_the_batch_size(tmp_path):
     assert tool.parse_args([data, '--batch-size', '4', '--lr', '0.02']).lr == 0.02
     with pytest.raises(SystemExit):
         tool.parse_args([data, '--lr', '0'])
+
+
+def test_distill_options_reach_the_report_command_and_are_checked(tmp_path, capsys):
+    """--distill-options round-trips through the report's command line (so the report
+    reproduces the run); an option without KEY=VALUE is refused at parse time."""
+    from kd_plugins.report import _argv
+    tool = _tool()
+    data = str(tmp_path)
+    opts = ['model.share_momentum=0.9', 'model.distiller.distill_losses.loss_ld.temperature=25']
+    args = tool.parse_args([data, '--family', 'yolov5', '--distill-options', *opts])
+    assert args.distill_options == opts
+    argv = _argv(args)
+    assert argv[argv.index('--distill-options') + 1:][:2] == opts
+    again = tool.parse_args(argv)
+    assert again.distill_options == opts and again.methods == args.methods
+    assert '--distill-options' not in _argv(tool.parse_args([data]))
+    for bad in ('model.share_momentum', '=0.9'):
+        with pytest.raises(SystemExit):
+            tool.parse_args([data, '--distill-options', bad])
+        assert 'each is KEY=VALUE' in capsys.readouterr().err
