@@ -270,8 +270,8 @@ def write_report(args, data, runs: List[dict], precision: str, timings: Dict[str
              f'{args.lr if args.lr is not None else "of the family config"}, seeds '
              f'{args.seeds} (paired: the baseline and every method share each seed); '
              + _share_words(args, shares)
-             + ''.join(f'every distillation with `{o}`; '
-                       for o in getattr(args, 'distill_options', None) or [])
+             + (f'every distillation with {", ".join(f"`{o}`" for o in args.distill_options)}; '
+                if args.distill_options else '')
              + f'precision: {precision}.', '',
              'Command: `python tools/distill.py ' + ' '.join(_argv(args)) + '`', '']
     csv_rows = []
@@ -366,7 +366,7 @@ def _argv(args) -> List[str]:
         out += ['--lr', f'{args.lr:g}']
     if args.distill_share is not None:
         out += ['--distill-share', f'{args.distill_share:g}']
-    if getattr(args, 'distill_options', None):
+    if args.distill_options:
         out += ['--distill-options', *args.distill_options]
     if args.classes:
         out += ['--classes', *args.classes]

@@ -86,13 +86,13 @@ def plot_glance(entries: Dict[str, List[dict]], path: str) -> None:
 
     columns = list(dict.fromkeys(e['column'] for es in entries.values() for e in es))
     colours = dict(zip(columns, plt.rcParams['axes.prop_cycle'].by_key()['color']))
-    # one row per run, a blank row between methods: a method with many runs gets the room
-    heights = [len(es) + len({e['method'] for e in es}) for es in entries.values()]
+    layouts = {family: layout(es) for family, es in entries.items()}
+    heights = [max(ys) + 2 for ys, _, _ in layouts.values()]  # the rows and a margin
     fig, axes = plt.subplots(len(entries), 1, figsize=(9, 1.2 + 0.17 * sum(heights)),
                              gridspec_kw=dict(height_ratios=heights), squeeze=False,
                              sharex=True)
     for ax, (family, es) in zip(axes[:, 0], entries.items()):
-        ys, ticks, methods = layout(es)
+        ys, ticks, methods = layouts[family]
         for e, y in zip(es, ys):
             ax.plot([e['low'], e['high']], [y, y], color=colours[e['column']], lw=2)
             ax.plot(e['mean'], y, 'o', color=colours[e['column']], ms=4)
