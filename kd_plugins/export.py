@@ -3,7 +3,7 @@ import copy
 import inspect
 import os
 import os.path as osp
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import torch
 
@@ -228,9 +228,12 @@ def _outputs_max_diff(a, b) -> float:
     raise TypeError(f'unexpected output type {type(a)}')
 
 
-def export_student(config: str, checkpoint: str, out_dir: str,
-                   img_size: int = 256) -> Tuple[str, str, float]:
-    """Write ``<out_dir>/<student config name>.py`` and ``<out_dir>/student.pth``.
+def export_student(config: str, checkpoint: str, out_dir: str, img_size: int = 256,
+                   config_name: Optional[str] = None) -> Tuple[str, str, float]:
+    """Write ``<out_dir>/<config_name>`` and ``<out_dir>/student.pth``.
+
+    ``config_name`` defaults to the file name of the student's config (``model.architecture``'s
+    ``cfg_path``); a name with a folder in it, or not ending in ``.py``, is refused.
 
     The exported student is checked on the spot: built from the written config and loaded from
     the written checkpoint, it must give the same outputs as the student inside the distiller
@@ -247,6 +250,10 @@ def export_student(config: str, checkpoint: str, out_dir: str,
 
     from .compat.checkpoint import safe_torch_load
     from .demo import load_detector
+    if config_name is not None and (osp.basename(config_name) != config_name
+                                    or not config_name.endswith('.py') or config_name == '.py'):
+        raise ValueError(f'the exported config\'s name must be a file name ending in .py, '
+                         f'got {config_name!r}')
     cfg = Config.fromfile(config)
     if 'distiller' not in cfg.model:
         raise ValueError(f'{config} is not a distillation config (no model.distiller)')
@@ -260,7 +267,7 @@ def export_student(config: str, checkpoint: str, out_dir: str,
     student_state = student_state_dict(state)
 
     os.makedirs(out_dir, exist_ok=True)
-    cfg_out = osp.join(out_dir, osp.basename(arch.cfg_path))
+    cfg_out = osp.join(out_dir, config_name or osp.basename(arch.cfg_path))
     write_plain_config(student_cfg, cfg_out)
     ckpt_out = osp.join(out_dir, 'student.pth')
     meta = _primitive(dict(ckpt.get('meta', {})))  # loadable with torch.load(weights_only=True)

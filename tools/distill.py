@@ -648,8 +648,11 @@ def export(config: str, ckpt: str, out_dir: str, label: str, img_size: int):
     configs = sorted(glob.glob(osp.join(out_dir, '*.py')))
     if osp.isfile(done) and configs:
         return configs[0], done
+    # named student.py: the student's architecture config here is OUT/configs/baseline.py, a
+    # name that would read as the student alone's beside a distilled student's weights
     run_logged([sys.executable, 'tools/export_student.py', config, ckpt, '--out-dir', out_dir,
-                '--img-size', str(img_size)], osp.join(out_dir, 'export.log'))
+                '--img-size', str(img_size), '--config-name', 'student.py'],
+               osp.join(out_dir, 'export.log'))
     print(f'    {label}: exported to {out_dir}', flush=True)
     return sorted(glob.glob(osp.join(out_dir, '*.py')))[0], done
 

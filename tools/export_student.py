@@ -2,16 +2,17 @@
 optionally into ONNX models.
 
     python tools/export_student.py CONFIG CHECKPOINT [--out-dir DIR] [--img-size 256]
+        [--config-name NAME.py]
         [--onnx [--onnx-forms raw end2end] [--opset 17] [--score-thr S] [--iou-thr I]
          [--max-det N] [--check-images 20]]
 
-Writes <out-dir>/<student config name>.py (the student's config as a deployed model needs it:
-no training-only hooks or dataset checks of this package, and no import of it unless the
-architecture needs it, e.g. the YOLOv5 LD head) and <out-dir>/student.pth (the student's weights
-only: no teacher, connectors or distiller keys; the EMA weights when the run used EMA, as MMEngine
-saves them). Then checks on the spot that the exported model, built from those two files, gives
-outputs identical to the student inside the distiller (maximum absolute difference 0) and fails
-otherwise. Use the result like any MMYOLO model:
+Writes <out-dir>/<student config name>.py, or the name --config-name gives (the student's config as
+a deployed model needs it: no training-only hooks or dataset checks of this package, and no import
+of it unless the architecture needs it, e.g. the YOLOv5 LD head) and <out-dir>/student.pth (the
+student's weights only: no teacher, connectors or distiller keys; the EMA weights when the run used
+EMA, as MMEngine saves them). Then checks on the spot that the exported model, built from those two
+files, gives outputs identical to the student inside the distiller (maximum absolute difference 0)
+and fails otherwise. Use the result like any MMYOLO model:
 python tools/test.py <out-dir>/<student config>.py <out-dir>/student.pth
 
 --onnx also writes <out-dir>/student_raw.onnx (the head's outputs per level) and
@@ -41,6 +42,9 @@ def parse_args(argv=None):
     parser.add_argument('config', help='the distillation config the checkpoint was trained with')
     parser.add_argument('checkpoint', help='the distillation checkpoint')
     parser.add_argument('--out-dir', help='default: <checkpoint dir>/student')
+    parser.add_argument('--config-name',
+                        help='file name of the exported config (default: that of the student\'s '
+                        'config, model.architecture.cfg_path)')
     parser.add_argument('--img-size', type=int, default=256,
                         help='input size of the equality check and of the ONNX models')
     parser.add_argument('--onnx', action='store_true', help='also write ONNX models')
@@ -133,7 +137,7 @@ def main(argv=None):
             deploy.check_opset(args.opset or deploy.DEFAULT_OPSET)
             deploy.check_img_size(_student(args.config), args.img_size)
         cfg_out, ckpt_out, diff = export_student(args.config, args.checkpoint, args.out_dir,
-                                                 args.img_size)
+                                                 args.img_size, args.config_name)
     except (ValueError, FileNotFoundError, ImportError) as e:
         raise SystemExit(f'export_student: {e}')
     print(f'written: {cfg_out}\nwritten: {ckpt_out}\n'

@@ -337,7 +337,10 @@ def test_the_whole_command_on_a_yolo_export(yolo_run):
     assert '`runs/baseline/seed0/' in report  # the student alone, relative to --out
     d = (float(runs['ld']['val_mAP50-95']) - float(runs['baseline']['val_mAP50-95'])) * 100
     assert f'| {d:+.1f} |' in report  # the paired difference, in points
-    assert osp.isfile(osp.join(out, 'runs', 'ld', 'seed0', 'student', 'student.pth'))
+    exported = osp.join(out, 'runs', 'ld', 'seed0', 'student')
+    # named for what it is: the student's architecture config is OUT/configs/baseline.py
+    assert sorted(f for f in os.listdir(exported) if f != 'export.log') == [
+        'student.pth', 'student.py']
     assert cv2.imread(osp.join(out, 'curves.png')) is not None
     assert cv2.imread(osp.join(out, 'detections.png')) is not None
 

@@ -64,6 +64,22 @@ def test_export_refuses_a_plain_detector_checkpoint(tmp_path):
         export_student(osp.join(ROOT, CWD), str(tmp_path / 'plain.pth'), str(tmp_path / 'o'))
 
 
+def test_export_names_the_config_as_asked_and_refuses_a_path(tmp_path):
+    from kd_plugins.export import export_student
+    _distill_checkpoint(CWD, tmp_path / 'distill.pth')
+    for bad in ('sub/student.py', 'student.yaml', '.py'):
+        with pytest.raises(ValueError, match='must be a file name ending in .py'):
+            export_student(osp.join(ROOT, CWD), str(tmp_path / 'distill.pth'),
+                           str(tmp_path / 'bad'), img_size=64, config_name=bad)
+    assert not (tmp_path / 'bad').exists()  # refused before anything is written
+    cfg_out, _, diff = export_student(osp.join(ROOT, CWD), str(tmp_path / 'distill.pth'),
+                                      str(tmp_path / 'out'), img_size=64,
+                                      config_name='student.py')
+    assert cfg_out == str(tmp_path / 'out' / 'student.py') and diff == 0
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['student.pth', 'student.py']
+    assert Config.fromfile(cfg_out).model.type == 'YOLODetector'
+
+
 @pytest.mark.slow
 def test_exported_student_tests_like_the_distillation(tiny_data, tmp_path):
     teacher = tmp_path / 'teacher.pth'
