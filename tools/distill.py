@@ -654,7 +654,8 @@ def export(config: str, ckpt: str, out_dir: str, label: str, img_size: int):
                 '--img-size', str(img_size), '--config-name', 'student.py'],
                osp.join(out_dir, 'export.log'))
     print(f'    {label}: exported to {out_dir}', flush=True)
-    return sorted(glob.glob(osp.join(out_dir, '*.py')))[0], done
+    # the name given, not a glob: a config left by an interrupted earlier export sorts first
+    return osp.join(out_dir, 'student.py'), done
 
 
 EVAL_KEYS = ('coco/bbox_mAP', 'coco/bbox_mAP_50')
